@@ -1,0 +1,51 @@
+# The course's commands. `make help` lists them.
+#
+# Everything is installed into .venv/ from pyproject.toml. Each install step
+# leaves a stamp file inside .venv/ that depends on pyproject.toml, so a second
+# `make lab` or `make test` skips installing unless the dependencies changed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+# pip's own chatter is noise here; errors still print.
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test lint bench clean
+
+help:  ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (Ctrl+C twice stops it)
+	$(BIN)/jupyter lab --ServerApp.root_dir=course $(LAB_ARGS)
+
+test: $(VENV)/.dev-installed  ## set up .venv with the dev tools and run every test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed  ## ruff lint only
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev-installed  ## benchmarks: batch vs per-example loop, share of time in GEMM
+	$(BIN)/python -m bench.run
+
+clean:  ## remove .venv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+	  echo "error: '$(PYTHON)' is missing or older than 3.10. Install Python 3.10+ (3.11 or 3.12 recommended)"; \
+	  echo "       and run again, or point make at it: make lab PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { \
+	  echo "error: could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; \
+	  rm -rf $(VENV); exit 1; }
+
+$(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[dev]'
+	@touch $@ $(VENV)/.lab-installed

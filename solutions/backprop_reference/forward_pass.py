@@ -1,0 +1,367 @@
+"""Lesson 01, the forward pass: layers, activations, losses, an L-layer network.
+
+Notation (the course's notation card): layers l = 1..L, ``z^l = W^l a^{l-1} + b^l``,
+``a^l = sigma(z^l)``, ``a^0 = x``. ``W^l`` has shape (n_l, n_{l-1}), ``b^l`` has
+shape (n_l, 1), and **columns are examples**: a batch of m inputs is (n_0, m).
+Every function also accepts a single example as an (n, 1) column.
+
+Arrays keep their floating dtype (float64 unless you pass float32), so the same
+code serves grading (float64) and benchmarks (both).
+
+Each activation's derivative sits right under it; backprop (lessons 04 and 05)
+only ever needs ``sigma'(z)``, evaluated at the pre-activation z.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from ._shapes import as_float_array, check_column_batch, check_same_shape, check_shape
+
+Array = np.ndarray
+Params = dict[str, Array]
+
+# --------------------------------------------------------------------------
+# Activations, each followed by its derivative sigma'(z).
+# All are elementwise: z and the result have the same shape (n, m).
+# --------------------------------------------------------------------------
+
+
+def identity(z: Array) -> Array:
+    """sigma(z) = z. Shapes: z (n, m) -> (n, m). Used for logits and regression."""
+    return np.array(z, copy=True)
+
+
+def identity_prime(z: Array) -> Array:
+    """sigma'(z) = 1. Shapes: z (n, m) -> (n, m)."""
+    return np.ones_like(z)
+
+
+def sigmoid(z: Array) -> Array:
+    """Logistic function 1 / (1 + e^{-z}), safe for any |z| (no overflow warning).
+
+    Shapes: z (n, m) -> (n, m).
+
+    ``exp`` is only ever taken of ``-|z|`` <= 0, so it cannot overflow; the two
+    algebraically equal forms are picked by the sign of z.
+    """
+    z = np.asarray(z)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.result_type(z, 0.5))
+
+
+def sigmoid_prime(z: Array) -> Array:
+    """sigma'(z) = sigma(z) (1 - sigma(z)). Shapes: z (n, m) -> (n, m)."""
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z: Array) -> Array:
+    """Hyperbolic tangent. Shapes: z (n, m) -> (n, m)."""
+    return np.tanh(z)
+
+
+def tanh_prime(z: Array) -> Array:
+    """tanh'(z) = 1 - tanh(z)^2. Shapes: z (n, m) -> (n, m)."""
+    t = np.tanh(z)
+    return 1.0 - t * t
+
+
+def relu(z: Array) -> Array:
+    """max(0, z). Shapes: z (n, m) -> (n, m)."""
+    return np.maximum(z, 0)
+
+
+def relu_prime(z: Array) -> Array:
+    """1 where z > 0, else 0 (the course takes 0 at the kink z = 0).
+
+    Shapes: z (n, m) -> (n, m).
+    """
+    z = np.asarray(z)
+    return (z > 0).astype(np.result_type(z, 0.5))
+
+
+class Activation(NamedTuple):
+    """An elementwise activation and its derivative, both functions of z."""
+
+    name: str
+    function: Callable[[Array], Array]
+    derivative: Callable[[Array], Array]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("identity", identity, identity_prime),
+        Activation("sigmoid", sigmoid, sigmoid_prime),
+        Activation("tanh", tanh, tanh_prime),
+        Activation("relu", relu, relu_prime),
+    )
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name; unknown names list the known ones."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation {name!r}; choose one of: {known}") from None
+
+
+# --------------------------------------------------------------------------
+# Softmax over the classes of each column (axis 0).
+# --------------------------------------------------------------------------
+
+
+def log_softmax(z: Array) -> Array:
+    """log softmax of each column, without overflow for any |z|.
+
+    Shapes: z (k, m) -> (k, m). Subtracting the column maximum leaves the
+    result unchanged and keeps every exponent <= 0.
+    """
+    z = np.asarray(z)
+    shifted = z - np.max(z, axis=0, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
+
+
+def softmax(z: Array) -> Array:
+    """softmax of each column: exp(z_k) / sum_j exp(z_j).
+
+    Shapes: z (k, m) -> (k, m); every column is positive and sums to 1.
+    """
+    return np.exp(log_softmax(z))
+
+
+# --------------------------------------------------------------------------
+# Losses. The cost C of a batch is the MEAN over its m columns of the
+# per-example loss. Each loss is followed by its gradient: the per-example
+# gradient columns (n_L, m), NOT divided by m; the 1/m enters in BP3/BP4
+# (lesson 05), so the same gradient serves one example and a batch.
+# --------------------------------------------------------------------------
+
+
+def _check_pair(a: Array, y: Array, a_name: str = "a") -> None:
+    check_column_batch(a_name, a)
+    check_same_shape(a_name, a, "y", y)
+
+
+def half_squared_error(a: Array, y: Array) -> float:
+    """C = mean over columns of  sum_j 1/2 (a_j - y_j)^2  (Mazur's E_total).
+
+    Shapes: a (n_L, m), y (n_L, m) -> scalar.
+    """
+    _check_pair(a, y)
+    return float(np.mean(0.5 * np.sum((a - y) ** 2, axis=0)))
+
+
+def half_squared_error_gradient(a: Array, y: Array) -> Array:
+    """Per-example gradient with respect to a: a - y. Shapes: (n_L, m) -> (n_L, m)."""
+    _check_pair(a, y)
+    return a - y
+
+
+def mean_squared_error(a: Array, y: Array) -> float:
+    """C = mean over columns of  (1/n_L) sum_j (a_j - y_j)^2.
+
+    Shapes: a (n_L, m), y (n_L, m) -> scalar.
+    """
+    _check_pair(a, y)
+    return float(np.mean((a - y) ** 2))
+
+
+def mean_squared_error_gradient(a: Array, y: Array) -> Array:
+    """Per-example gradient: 2 (a - y) / n_L. Shapes: (n_L, m) -> (n_L, m)."""
+    _check_pair(a, y)
+    return 2.0 * (a - y) / a.shape[0]
+
+
+def softmax_cross_entropy(z: Array, y: Array) -> float:
+    """C = mean over columns of  -sum_k y_k log softmax(z)_k, from the logits z.
+
+    Shapes: z (k, m) logits, y (k, m) targets (usually one-hot) -> scalar.
+    Computed with log_softmax, so it stays finite for any |z|.
+    """
+    _check_pair(z, y, "z")
+    return float(np.mean(-np.sum(y * log_softmax(z), axis=0)))
+
+
+def softmax_cross_entropy_gradient(z: Array, y: Array) -> Array:
+    """Per-example gradient with respect to the logits: softmax(z) sum_k y_k - y.
+
+    For one-hot (or any probability) targets this is the familiar softmax(z) - y.
+    Shapes: (k, m) -> (k, m).
+    """
+    _check_pair(z, y, "z")
+    return softmax(z) * np.sum(y, axis=0, keepdims=True) - y
+
+
+class Loss(NamedTuple):
+    """A cost (mean over the batch) and its per-example gradient.
+
+    Both take the network output a^L and the targets y, shapes (n_L, m).
+    ``softmax_cross_entropy`` takes logits: use it with an ``identity``
+    output layer.
+    """
+
+    name: str
+    cost: Callable[[Array, Array], float]
+    gradient: Callable[[Array, Array], Array]
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss("half_squared_error", half_squared_error, half_squared_error_gradient),
+        Loss("mean_squared_error", mean_squared_error, mean_squared_error_gradient),
+        Loss("softmax_cross_entropy", softmax_cross_entropy, softmax_cross_entropy_gradient),
+    )
+}
+
+
+def get_loss(name: str) -> Loss:
+    """Look a loss up by name; unknown names list the known ones."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        known = ", ".join(sorted(LOSSES))
+        raise ValueError(f"unknown loss {name!r}; choose one of: {known}") from None
+
+
+# --------------------------------------------------------------------------
+# One dense layer, CS231n style: forward returns (out, cache).
+# --------------------------------------------------------------------------
+
+
+def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+    """Pre-activation of a dense layer: z = W a_prev + b.
+
+    Shapes:
+        W       (n_l, n_{l-1})
+        b       (n_l, 1)       broadcast over the m columns
+        a_prev  (n_{l-1}, m)
+        z       (n_l, m)
+    Returns ``(z, cache)`` with ``cache = (a_prev, W, b)`` for the backward pass.
+    """
+    W = as_float_array("W", W)
+    check_shape("W", W, (None, None), "(n_l, n_{l-1})")
+    n_l, n_prev = W.shape
+    check_shape("b", b, (n_l, 1), "(n_l, 1)")
+    check_shape("a_prev", a_prev, (n_prev, None), "(n_{l-1}, m)")
+    z = W @ a_prev + b
+    return z, (a_prev, W, b)
+
+
+class LayerCache(NamedTuple):
+    """What layer l's backward pass needs from its forward pass.
+
+    a_prev  (n_{l-1}, m)   the layer's input a^{l-1}
+    W       (n_l, n_{l-1}) its weights
+    z       (n_l, m)       its pre-activation z^l
+    a       (n_l, m)       its activation a^l = sigma(z^l)
+    activation             the name of sigma
+    """
+
+    a_prev: Array
+    W: Array
+    z: Array
+    a: Array
+    activation: str
+
+
+def layer_forward(
+    W: Array, b: Array, a_prev: Array, activation: str
+) -> tuple[Array, LayerCache]:
+    """One full layer: a = sigma(W a_prev + b).
+
+    Shapes: W (n_l, n_{l-1}), b (n_l, 1), a_prev (n_{l-1}, m) -> a (n_l, m).
+    Returns ``(a, cache)`` with a :class:`LayerCache`.
+    """
+    sigma = get_activation(activation)
+    z, _ = dense_forward(W, b, a_prev)
+    a = sigma.function(z)
+    return a, LayerCache(a_prev, W, z, a, activation)
+
+
+# --------------------------------------------------------------------------
+# Parameters and the L-layer network.
+# --------------------------------------------------------------------------
+
+
+def num_layers(params: Mapping[str, Array]) -> int:
+    """L, the number of layers in ``params`` = {"W1", "b1", ..., "WL", "bL"}."""
+    L = sum(1 for key in params if key.startswith("W"))
+    missing = [f"{p}{l}" for l in range(1, L + 1) for p in "Wb" if f"{p}{l}" not in params]
+    if L == 0 or missing:
+        raise ValueError(
+            "params must hold W1, b1, ..., WL, bL"
+            + (f"; missing {', '.join(missing)}" if missing else "; it holds no W1")
+        )
+    return L
+
+
+def init_params(
+    sizes: Sequence[int],
+    seed: int | None = 0,
+    scheme: str = "xavier",
+    dtype: np.dtype | type = np.float64,
+) -> Params:
+    """Random weights and zero biases for a network with layer sizes n_0..n_L.
+
+    ``sizes = [n_0, n_1, ..., n_L]`` gives ``W^l`` shape (n_l, n_{l-1}) and
+    ``b^l`` shape (n_l, 1), returned as {"W1": ..., "b1": ..., ...}.
+    ``scheme``: "xavier" draws N(0, 1/n_{l-1}) (good for sigmoid, tanh),
+    "he" draws N(0, 2/n_{l-1}) (good for ReLU). Same seed, same parameters.
+    """
+    if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
+        raise ValueError(f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}")
+    gains = {"xavier": 1.0, "he": 2.0}
+    if scheme not in gains:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of: {', '.join(gains)}")
+    rng = np.random.default_rng(seed)
+    params: Params = {}
+    for l in range(1, len(sizes)):
+        n_l, n_prev = int(sizes[l]), int(sizes[l - 1])
+        std = np.sqrt(gains[scheme] / n_prev)
+        params[f"W{l}"] = (rng.standard_normal((n_l, n_prev)) * std).astype(dtype)
+        params[f"b{l}"] = np.zeros((n_l, 1), dtype=dtype)
+    return params
+
+
+def _check_activations(activations: Sequence[str], L: int) -> None:
+    if len(activations) != L:
+        raise ValueError(
+            f"need one activation per layer: the network has L = {L} layers "
+            f"but {len(activations)} activations were given ({list(activations)})"
+        )
+    for name in activations:
+        get_activation(name)
+
+
+def forward(
+    x: Array, params: Mapping[str, Array], activations: Sequence[str]
+) -> tuple[Array, list[LayerCache]]:
+    """The L-layer forward pass a^0 = x -> a^1 -> ... -> a^L.
+
+    Shapes:
+        x            (n_0, m)   one example is an (n_0, 1) column
+        params       W^l (n_l, n_{l-1}), b^l (n_l, 1) for l = 1..L
+        activations  L names, one per layer ("sigmoid", "tanh", "relu", "identity")
+        a^L          (n_L, m)
+    Returns ``(a_L, caches)``; ``caches[l - 1]`` is layer l's :class:`LayerCache`.
+    """
+    L = num_layers(params)
+    _check_activations(activations, L)
+    a = as_float_array("x", x)
+    check_column_batch("x", a)
+    caches = []
+    for l in range(1, L + 1):
+        try:
+            a, cache = layer_forward(params[f"W{l}"], params[f"b{l}"], a, activations[l - 1])
+        except ValueError as err:
+            raise ValueError(f"layer {l}: {err}") from None
+        caches.append(cache)
+    return a, caches

@@ -1,0 +1,160 @@
+"""Lesson 03, Jacobians: the chain rule for vectors, and why backprop never builds them.
+
+For f: R^n -> R^k the Jacobian J[i, j] = d f_i / d x_j has shape (k, n).
+The chain rule for a composition is a product of Jacobians, and backprop
+multiplies from the left with a row vector: a vector-Jacobian product (VJP)
+``v^T J``. Each VJP below computes that product without forming J, at the cost
+of the forward operation instead of the cost of J.
+
+Vectors here are single columns (n, 1), as in the notation card; Jacobians
+are plain 2-D matrices. Weight matrices are flattened row by row
+(``W.reshape(-1)``, numpy's default order), so entry W[i, j] is coordinate
+``i * n_in + j``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from ._shapes import as_float_array, check_shape
+from .forward_pass import softmax
+
+Array = np.ndarray
+
+
+def numerical_jacobian(f: Callable[[Array], Array], x: Array, h: float = 1e-6) -> Array:
+    """Jacobian of f at x by centred differences: (f(x + h e_j) - f(x - h e_j)) / 2h.
+
+    Shapes: x any shape with n entries, f(x) any shape with k entries -> (k, n),
+    both flattened row by row. x is not modified. The error is O(h^2) plus
+    rounding of order eps/h; h = 1e-6 balances the two for float64.
+    """
+    x = as_float_array("x", x)
+    base = np.array(x, dtype=np.float64, copy=True)
+    k = np.size(f(base.copy()))
+    J = np.empty((k, base.size))
+    flat = base.reshape(-1)
+    for j in range(base.size):
+        original = flat[j]
+        flat[j] = original + h
+        f_plus = np.asarray(f(base.copy()), dtype=np.float64).reshape(-1)
+        flat[j] = original - h
+        f_minus = np.asarray(f(base.copy()), dtype=np.float64).reshape(-1)
+        flat[j] = original
+        J[:, j] = (f_plus - f_minus) / (2 * h)
+    return J
+
+
+# -- elementwise maps a = sigma(z): the Jacobian is diagonal ----------------
+
+
+def elementwise_jacobian(sigma_prime: Callable[[Array], Array], z: Array) -> Array:
+    """Jacobian of an elementwise map a = sigma(z): diag(sigma'(z)).
+
+    Shapes: z (n, 1) -> (n, n). Nielsen's Sigma'(z).
+    """
+    check_shape("z", z, (None, 1), "(n, 1)")
+    return np.diag(sigma_prime(z)[:, 0])
+
+
+def elementwise_vjp(v: Array, sigma_prime: Callable[[Array], Array], z: Array) -> Array:
+    """v^T diag(sigma'(z)), as the column v * sigma'(z): n multiplications, not n^2.
+
+    Shapes: v (n, m), z (n, m) -> (n, m). Works column by column for a batch.
+    """
+    check_shape("v", v, np.shape(z), "like z")
+    return v * sigma_prime(z)
+
+
+# -- the linear map z = W a (+ b) ---------------------------------------------
+
+
+def linear_jacobian_input(W: Array) -> Array:
+    """Jacobian of z = W a + b with respect to a: W itself. Shapes: (k, n) -> (k, n)."""
+    check_shape("W", W, (None, None), "(k, n)")
+    return np.array(W, copy=True)
+
+
+def linear_jacobian_weights(W: Array, a: Array) -> Array:
+    """Jacobian of z = W a + b with respect to W, flattened row by row.
+
+    d z_i / d W[p, j] = a_j if p == i else 0, so the result is block diagonal:
+    row i holds a^T in columns i*n .. i*n + n - 1.
+    Shapes: W (k, n), a (n, 1) -> (k, k * n).
+    """
+    check_shape("W", W, (None, None), "(k, n)")
+    k, n = W.shape
+    check_shape("a", a, (n, 1), "(n, 1)")
+    return np.kron(np.eye(k), a.T)
+
+
+def linear_vjp_input(v: Array, W: Array) -> Array:
+    """v^T (dz/da) = W^T v: the error passed back to the layer's input.
+
+    Shapes: v (k, m), W (k, n) -> (n, m).
+    """
+    check_shape("W", W, (None, None), "(k, n)")
+    check_shape("v", v, (W.shape[0], None), "(k, m)")
+    return W.T @ v
+
+
+def linear_vjp_weights(v: Array, a: Array) -> Array:
+    """v^T (dz/dW), reshaped like W: the outer product v a^T (summed over columns).
+
+    Shapes: v (k, m), a (n, m) -> (k, n). For one example this is BP4.
+    """
+    check_shape("v", v, (None, None), "(k, m)")
+    check_shape("a", a, (None, v.shape[1]), "(n, m)")
+    return v @ a.T
+
+
+# -- softmax: a dense Jacobian with a cheap VJP --------------------------------
+
+
+def softmax_jacobian(z: Array) -> Array:
+    """Jacobian of s = softmax(z): diag(s) - s s^T. Shapes: z (k, 1) -> (k, k)."""
+    check_shape("z", z, (None, 1), "(k, 1)")
+    s = softmax(z)
+    return np.diag(s[:, 0]) - s @ s.T
+
+
+def softmax_vjp(v: Array, z: Array) -> Array:
+    """v^T J_softmax(z) as a column: s * (v - s^T v), in O(k) instead of O(k^2).
+
+    Shapes: v (k, m), z (k, m) -> (k, m). Works column by column for a batch.
+    """
+    check_shape("v", v, np.shape(z), "like z")
+    s = softmax(z)
+    return s * (v - np.sum(s * v, axis=0, keepdims=True))
+
+
+# -- what materialising would cost ----------------------------------------------
+
+
+class MultiplyAdds(NamedTuple):
+    """Multiply-adds to get dC/dW of one dense layer from dC/dz, one example."""
+
+    materialised: int  # build J = dz/dW, shape (n_out, n_out*n_in), then v^T J
+    vjp: int  # v a^T directly
+
+    @property
+    def ratio(self) -> float:
+        return self.materialised / self.vjp
+
+
+def count_multiply_adds(n_out: int, n_in: int, m: int = 1) -> MultiplyAdds:
+    """Count multiply-adds for dC/dW of a dense layer (n_out x n_in), over m examples.
+
+    Materialising: v^T J with J of shape (n_out, n_out * n_in) costs
+    n_out * n_out * n_in per example (most of J is zeros, but a generic
+    matrix product does not know that). The VJP v a^T costs n_out * n_in.
+    The ratio is n_out: a 784 -> 256 layer pays 256 times more, and J alone
+    holds 256 * 256 * 784 ~ 51 million numbers per example.
+    """
+    for name, n in (("n_out", n_out), ("n_in", n_in), ("m", m)):
+        if int(n) != n or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return MultiplyAdds(materialised=m * n_out * n_out * n_in, vjp=m * n_out * n_in)

@@ -293,6 +293,10 @@ def layer_forward(
 
 def num_layers(params: Mapping[str, Array]) -> int:
     """L, the number of layers in ``params`` = {"W1", "b1", ..., "WL", "bL"}."""
+    if not isinstance(params, Mapping):
+        raise ValueError(
+            f"params must be a dict {{'W1': ..., 'b1': ..., ...}}, got {type(params).__name__}"
+        )
     L = sum(1 for key in params if key.startswith("W"))
     missing = [f"{p}{l}" for l in range(1, L + 1) for p in "Wb" if f"{p}{l}" not in params]
     if L == 0 or missing:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-from strategies import min_abs_preactivation, problems
-
 from backprop_reference import forward_pass as fp
 from backprop_reference import gradcheck as gc
 from backprop_reference import matrix_form as mf
 from backprop_reference import mini_batch as mb
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from strategies import min_abs_preactivation, problems
 
 # Centred differences with h = 1e-6 perturb z by about 1e-6: keep ReLU kinks
 # clear of that, or the "numerical gradient" straddles a corner.
@@ -113,8 +112,9 @@ def test_gradient_check_catches_a_transposed_gradient():
     X = np.random.default_rng(0).standard_normal((3, 4))
     Y = np.random.default_rng(1).standard_normal((2, 4))
     grads, _ = mb.backprop_batch(X, Y, params, ["tanh", "identity"], "mean_squared_error")
-    numeric = gc.network_numerical_gradients(X, Y, params, ["tanh", "identity"],
-                                             "mean_squared_error")
+    numeric = gc.network_numerical_gradients(
+        X, Y, params, ["tanh", "identity"], "mean_squared_error"
+    )
     assert gc.relative_error(grads["W1"], numeric["W1"]) < 1e-7
     assert gc.relative_error(grads["W1"].T, numeric["W1"]) > 1e-2
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 from backprop_reference.chain_rule import (
     Value,
-    graph_nodes,
     gradient_descent_step,
+    graph_nodes,
     topological_order,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 small = st.floats(-3, 3, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
 
@@ -95,8 +94,14 @@ def test_binary_gradients_match_centred_differences(name, x, y):
 def test_numbers_combine_on_either_side(x, y):
     v = Value(x)
     for expr, expected in [
-        (2 + v, 2 + x), (v + 2, x + 2), (3 * v, 3 * x), (v * 3, x * 3),
-        (1 - v, 1 - x), (v - 1, x - 1), (y / v, y / x), (v / y, x / y),
+        (2 + v, 2 + x),
+        (v + 2, x + 2),
+        (3 * v, 3 * x),
+        (v * 3, x * 3),
+        (1 - v, 1 - x),
+        (v - 1, x - 1),
+        (y / v, y / x),
+        (v / y, x / y),
     ]:
         assert expr.data == pytest.approx(expected, rel=1e-12)
 

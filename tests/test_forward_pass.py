@@ -6,12 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from backprop_reference import forward_pass as fp
+from backprop_reference.gradcheck import numerical_gradient, relative_error
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from backprop_reference import forward_pass as fp
-from backprop_reference.gradcheck import numerical_gradient, relative_error
 
 finite = st.floats(-30, 30, allow_nan=False)
 columns = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4)), elements=finite)
@@ -130,7 +129,10 @@ def test_mean_squared_error_is_mean_over_units_and_examples():
 def test_init_params_shapes_and_seed():
     p = fp.init_params([4, 3, 2], seed=7)
     assert {k: v.shape for k, v in p.items()} == {
-        "W1": (3, 4), "b1": (3, 1), "W2": (2, 3), "b2": (2, 1)
+        "W1": (3, 4),
+        "b1": (3, 1),
+        "W2": (2, 3),
+        "b2": (2, 1),
     }
     q = fp.init_params([4, 3, 2], seed=7)
     r = fp.init_params([4, 3, 2], seed=8)

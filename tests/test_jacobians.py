@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from backprop_reference import forward_pass as fp
 from backprop_reference import jacobians as jac
+from hypothesis import given
+from hypothesis import strategies as st
 
 seeds = st.integers(0, 2**32 - 1)
 sizes = st.integers(1, 6)
@@ -66,7 +65,8 @@ def test_vjps_equal_row_vector_times_jacobian(k, n, m, seed):
     for i in range(m):  # column by column against the materialised Jacobians
         col = slice(i, i + 1)
         np.testing.assert_allclose(
-            jac.softmax_vjp(v_k, z)[:, col], jac.softmax_jacobian(z[:, col]).T @ v_k[:, col],
+            jac.softmax_vjp(v_k, z)[:, col],
+            jac.softmax_jacobian(z[:, col]).T @ v_k[:, col],
             atol=1e-12,
         )
         np.testing.assert_allclose(
@@ -75,7 +75,8 @@ def test_vjps_equal_row_vector_times_jacobian(k, n, m, seed):
             atol=1e-12,
         )
         np.testing.assert_allclose(
-            jac.linear_vjp_input(v_k, W)[:, col], jac.linear_jacobian_input(W).T @ v_k[:, col],
+            jac.linear_vjp_input(v_k, W)[:, col],
+            jac.linear_jacobian_input(W).T @ v_k[:, col],
             atol=1e-12,
         )
     per_example = sum(

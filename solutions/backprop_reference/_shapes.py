@@ -41,16 +41,20 @@ def check_shape(name: str, array: np.ndarray, expected: Sequence[Dim], meaning: 
     ``expected`` may hold ``None`` for a free dimension. ``meaning`` spells the
     shape in the notation card's symbols, e.g. ``"(n_l, n_{l-1})"``.
     """
-    actual = np.shape(array)
-    fits = len(actual) == len(expected) and all(
-        e is None or a == e for a, e in zip(actual, expected, strict=True)
+    # A plain loop: this runs on every call of every public function, so it
+    # must cost next to nothing when the shape is right.
+    actual = array.shape if isinstance(array, np.ndarray) else np.shape(array)
+    if len(actual) == len(expected):
+        for a, e in zip(actual, expected):  # noqa: B905 (lengths checked above)
+            if e is not None and a != e:
+                break
+        else:
+            return
+    spelled = f" {meaning}" if meaning else ""
+    raise ValueError(
+        f"{name} must have shape {_show(expected)}{spelled} but has shape {_show(actual)}."
+        + _hint(name, actual, expected)
     )
-    if not fits:
-        spelled = f" {meaning}" if meaning else ""
-        raise ValueError(
-            f"{name} must have shape {_show(expected)}{spelled} but has shape {_show(actual)}."
-            + _hint(name, actual, expected)
-        )
 
 
 def check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
@@ -70,6 +74,8 @@ def check_column_batch(name: str, array: np.ndarray, rows: int | None = None) ->
 
 def as_float_array(name: str, value: object) -> np.ndarray:
     """Return ``value`` as a floating-point array (float64 unless already floating)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value  # the common case, without numpy's slower dtype checks
     array = np.asarray(value)
     if array.dtype == object or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{name} must be a numeric array, got dtype {array.dtype}.")

@@ -84,6 +84,7 @@ class Value:
         return Value(self.data**c, (self,), (c * self.data ** (c - 1),), f"**{exponent:g}")
 
     def exp(self) -> Value:
+        """e^x; its derivative is e^x again."""
         e = math.exp(self.data)
         return Value(e, (self,), (e,), "exp")
 
@@ -94,10 +95,12 @@ class Value:
         return Value(math.log(self.data), (self,), (1.0 / self.data,), "log")
 
     def tanh(self) -> Value:
+        """tanh(x); its derivative is 1 - tanh(x)^2."""
         t = math.tanh(self.data)
         return Value(t, (self,), (1.0 - t * t,), "tanh")
 
     def sigmoid(self) -> Value:
+        """1 / (1 + e^-x); its derivative is s (1 - s)."""
         x = self.data
         # Pick the form whose exp cannot overflow.
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))

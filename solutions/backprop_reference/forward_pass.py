@@ -41,22 +41,32 @@ def identity_prime(z: Array) -> Array:
 
 
 def sigmoid(z: Array) -> Array:
-    """Logistic function 1 / (1 + e^{-z}), safe for any |z| (no overflow warning).
+    """Logistic function 1 / (1 + e^{-z}), safe for any |z|.
 
     Shapes: z (n, m) -> (n, m).
 
-    ``exp`` is only ever taken of ``-|z|`` <= 0, so it cannot overflow; the two
-    algebraically equal forms are picked by the sign of z.
+    For z below about -709 (float64) or -88 (float32), e^{-z} overflows to
+    inf and 1 / (1 + inf) = 0 is the correct limit, so that overflow is
+    harmless and silenced here; nothing else can go wrong. Written in place
+    because backprop spends much of its non-matrix time here.
     """
     z = np.asarray(z)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.result_type(z, 0.5))
+    if z.dtype.kind != "f":
+        z = z.astype(np.float64)
+    with np.errstate(over="ignore"):
+        s = np.negative(z)
+        np.exp(s, out=s)
+    s += 1.0
+    np.divide(1.0, s, out=s)
+    return s
 
 
 def sigmoid_prime(z: Array) -> Array:
     """sigma'(z) = sigma(z) (1 - sigma(z)). Shapes: z (n, m) -> (n, m)."""
     s = sigmoid(z)
-    return s * (1.0 - s)
+    one_minus_s = np.subtract(1.0, s)
+    one_minus_s *= s
+    return one_minus_s
 
 
 def tanh(z: Array) -> Array:
@@ -248,6 +258,11 @@ def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array
     """
     W = as_float_array("W", W)
     check_shape("W", W, (None, None), "(n_l, n_{l-1})")
+    if np.ndim(b) == 2 and np.ndim(a_prev) == 2:
+        # When b and a_prev fit a transposed W, W is the one to blame.
+        expected = (np.shape(b)[0], np.shape(a_prev)[0])
+        if W.shape == expected[::-1]:
+            check_shape("W", W, expected, "(n_l, n_{l-1})")
     n_l, n_prev = W.shape
     check_shape("b", b, (n_l, 1), "(n_l, 1)")
     check_shape("a_prev", a_prev, (n_prev, None), "(n_{l-1}, m)")
@@ -272,9 +287,7 @@ class LayerCache(NamedTuple):
     activation: str
 
 
-def layer_forward(
-    W: Array, b: Array, a_prev: Array, activation: str
-) -> tuple[Array, LayerCache]:
+def layer_forward(W: Array, b: Array, a_prev: Array, activation: str) -> tuple[Array, LayerCache]:
     """One full layer: a = sigma(W a_prev + b).
 
     Shapes: W (n_l, n_{l-1}), b (n_l, 1), a_prev (n_{l-1}, m) -> a (n_l, m).
@@ -292,7 +305,10 @@ def layer_forward(
 
 
 def num_layers(params: Mapping[str, Array]) -> int:
-    """L, the number of layers in ``params`` = {"W1", "b1", ..., "WL", "bL"}."""
+    """L, the number of layers in ``params`` = {"W1", "b1", ..., "WL", "bL"}.
+
+    Shapes: W^l (n_l, n_{l-1}) and b^l (n_l, 1) for l = 1..L; only the keys are read.
+    """
     if not isinstance(params, Mapping):
         raise ValueError(
             f"params must be a dict {{'W1': ..., 'b1': ..., ...}}, got {type(params).__name__}"
@@ -321,7 +337,9 @@ def init_params(
     "he" draws N(0, 2/n_{l-1}) (good for ReLU). Same seed, same parameters.
     """
     if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
-        raise ValueError(f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}")
+        raise ValueError(
+            f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}"
+        )
     gains = {"xavier": 1.0, "he": 2.0}
     if scheme not in gains:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of: {', '.join(gains)}")

@@ -34,7 +34,8 @@ def batch_weight_gradient(Delta: Array, A_prev: Array) -> Array:
     """
     check_column_batch("Delta", Delta)
     check_shape("A_prev", A_prev, (None, Delta.shape[1]), "(n_{l-1}, m): same m as Delta")
-    return (Delta @ A_prev.T) / Delta.shape[1]
+    # Divide the smaller factor: Delta is (n_l, m), the product (n_l, n_{l-1}).
+    return (Delta / Delta.shape[1]) @ A_prev.T
 
 
 def batch_bias_gradient(Delta: Array) -> Array:
@@ -43,7 +44,7 @@ def batch_bias_gradient(Delta: Array) -> Array:
     Shapes: Delta (n_l, m) -> (n_l, 1).
     """
     check_column_batch("Delta", Delta)
-    return np.mean(Delta, axis=1, keepdims=True)
+    return Delta.sum(axis=1, keepdims=True) / Delta.shape[1]
 
 
 def backprop_batch(

@@ -1,0 +1,113 @@
+"""environment.yml (Binder, conda) and pyproject.toml must describe the same environment."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+# Conda-only entries that are not Python dependencies of the project.
+CONDA_TOOLING = {"python", "pip"}
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def environment() -> dict:
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def conda_spec(entry: str) -> tuple[str, str]:
+    """'numpy>=2.0,<3' -> ('numpy', '>=2.0,<3'); 'python=3.11' -> ('python', '==3.11.*')."""
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", entry)
+    assert match, f"cannot read the conda entry {entry!r}"
+    name, spec = match.groups()
+    if re.fullmatch(r"=[^=<>!].*", spec):  # conda's single '=' means "this version prefix"
+        spec = f"=={spec[1:]}.*"
+    return canonicalize_name(name), spec.replace(" ", "")
+
+
+def runtime_requirements() -> dict[str, SpecifierSet]:
+    reqs = [Requirement(r) for r in pyproject()["project"]["dependencies"]]
+    return {canonicalize_name(r.name): r.specifier for r in reqs}
+
+
+def environment_requirements() -> tuple[dict[str, SpecifierSet], list[str], dict[str, str]]:
+    conda, pip, tooling = {}, [], {}
+    for entry in environment()["dependencies"]:
+        if isinstance(entry, dict):
+            pip.extend(entry["pip"])
+            continue
+        name, spec = conda_spec(entry)
+        if name in CONDA_TOOLING:
+            tooling[name] = spec
+        else:
+            assert name not in conda, f"{name} is listed twice in environment.yml"
+            conda[name] = SpecifierSet(spec)
+    for line in pip:
+        if not line.startswith("-"):
+            req = Requirement(line)
+            conda[canonicalize_name(req.name)] = req.specifier
+    return conda, pip, tooling
+
+
+def test_same_dependencies_and_bounds():
+    ours, _, _ = environment_requirements()
+    theirs = runtime_requirements()
+    assert set(ours) == set(theirs), (
+        f"only in environment.yml: {sorted(set(ours) - set(theirs))}; "
+        f"only in pyproject.toml: {sorted(set(theirs) - set(ours))}"
+    )
+    for name in ours:
+        assert ours[name] == theirs[name], (
+            f"{name}: environment.yml says {ours[name]}, pyproject.toml says {theirs[name]}"
+        )
+
+
+def test_python_is_pinned_and_allowed():
+    _, _, tooling = environment_requirements()
+    assert "python" in tooling, "environment.yml must pin python (repo2docker reads it)"
+    pinned = Version(tooling["python"].removeprefix("==").removesuffix(".*"))
+    assert pinned.release[:2] in {(3, 11), (3, 12)}
+    requires = SpecifierSet(pyproject()["project"]["requires-python"])
+    assert requires.contains(f"{pinned}.0")
+    assert "pip" in tooling
+
+
+def test_project_is_installed_through_pip_section():
+    _, pip, _ = environment_requirements()
+    assert "-e ." in pip
+
+
+def test_must_have_pins():
+    reqs = runtime_requirements()
+    assert not reqs["nbgrader"].contains("0.9.5") and reqs["nbgrader"].contains("0.9.6")
+    assert reqs["jupyterlab"].contains("4.6.6") and not reqs["jupyterlab"].contains("5.0")
+    assert reqs["numpy"].contains("2.1") and not reqs["numpy"].contains("1.26")
+    assert reqs["ipywidgets"].contains("8.1.5") and not reqs["ipywidgets"].contains("7.8")
+
+
+def test_the_check_reads_conda_syntax():
+    assert conda_spec("python=3.11") == ("python", "==3.11.*")
+    assert conda_spec("numpy >=2.0,<3") == ("numpy", ">=2.0,<3")
+    assert conda_spec("Jupyter_Lab==4.6.6") == ("jupyter-lab", "==4.6.6")
+
+
+def test_installed_versions_satisfy_the_bounds():
+    from importlib.metadata import version
+
+    for name, spec in runtime_requirements().items():
+        assert spec.contains(version(name)), f"{name} {version(name)} is outside {spec}"

@@ -8,6 +8,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 # pip's own chatter is noise here; errors still print.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
@@ -19,7 +21,7 @@ help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (Ctrl+C twice stops it)
-	$(BIN)/jupyter lab --ServerApp.root_dir=course $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=course $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(VENV)/.dev-installed  ## set up .venv with the dev tools and run every test
 	$(BIN)/ruff check .

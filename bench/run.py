@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
 from backprop_reference.forward_pass import init_params
 from backprop_reference.mini_batch import backprop_batch, backprop_loop
 

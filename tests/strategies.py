@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from backprop_reference.forward_pass import forward, init_params
 from hypothesis import strategies as st
+
+from backprop_reference.forward_pass import forward, init_params
 
 HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
 LOSSES = ["half_squared_error", "mean_squared_error", "softmax_cross_entropy"]

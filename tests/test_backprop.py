@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from strategies import min_abs_preactivation, problems
+
 from backprop_reference import forward_pass as fp
 from backprop_reference import gradcheck as gc
 from backprop_reference import matrix_form as mf
 from backprop_reference import mini_batch as mb
-from hypothesis import assume, given
-from hypothesis import strategies as st
-from strategies import min_abs_preactivation, problems
 
 # Centred differences with h = 1e-6 perturb z by about 1e-6: keep ReLU kinks
 # clear of that, or the "numerical gradient" straddles a corner.

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from backprop_reference.chain_rule import (
     Value,
     gradient_descent_step,
     graph_nodes,
     topological_order,
 )
-from hypothesis import assume, given
-from hypothesis import strategies as st
 
 small = st.floats(-3, 3, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
 

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from backprop_course import datasets as ds
 from backprop_reference import forward_pass as fp
 from backprop_reference import mini_batch as mb

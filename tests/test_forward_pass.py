@@ -6,11 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
-from backprop_reference import forward_pass as fp
-from backprop_reference.gradcheck import numerical_gradient, relative_error
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
+from backprop_reference import forward_pass as fp
+from backprop_reference.gradcheck import numerical_gradient, relative_error
 
 finite = st.floats(-30, 30, allow_nan=False)
 columns = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4)), elements=finite)

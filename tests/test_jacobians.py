@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backprop_reference import forward_pass as fp
-from backprop_reference import jacobians as jac
 from hypothesis import given
 from hypothesis import strategies as st
+
+from backprop_reference import forward_pass as fp
+from backprop_reference import jacobians as jac
 
 seeds = st.integers(0, 2**32 - 1)
 sizes = st.integers(1, 6)

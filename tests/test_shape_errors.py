@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+
 from backprop_reference import forward_pass as fp
 from backprop_reference import gradcheck as gc
 from backprop_reference import jacobians as jac

@@ -104,7 +104,10 @@ def _finish(points: list[Array], noise: float, rng: np.random.Generator) -> tupl
 
 
 def make_moons(m: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[Array, Array]:
-    """Two interleaved half circles, centred on the origin."""
+    """Two interleaved half circles, centred on the origin.
+
+    Shapes: -> X (2, m), labels (m,) in {0, 1}, half of each.
+    """
     rng = np.random.default_rng(seed)
     m0, m1 = _two_classes(m)
     t0, t1 = np.linspace(0, np.pi, m0), np.linspace(0, np.pi, m1)
@@ -114,7 +117,10 @@ def make_moons(m: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[Array, 
 
 
 def make_circles(m: int = 200, noise: float = 0.05, seed: int = 0) -> tuple[Array, Array]:
-    """A ring of radius 1 (class 0) around a disc of radius 0.5 (class 1)."""
+    """A ring of radius 1 (class 0) around a disc of radius 0.5 (class 1).
+
+    Shapes: -> X (2, m), labels (m,) in {0, 1}, half of each.
+    """
     rng = np.random.default_rng(seed)
     m0, m1 = _two_classes(m)
     angle = rng.uniform(0, 2 * np.pi, m0)
@@ -128,7 +134,10 @@ def make_circles(m: int = 200, noise: float = 0.05, seed: int = 0) -> tuple[Arra
 def make_spirals(
     m: int = 200, noise: float = 0.05, seed: int = 0, turns: float = 1.5
 ) -> tuple[Array, Array]:
-    """Two interleaved spiral arms, half a turn apart, of ``turns`` turns each."""
+    """Two interleaved spiral arms, half a turn apart, of ``turns`` turns each.
+
+    Shapes: -> X (2, m), labels (m,) in {0, 1}, half of each.
+    """
     rng = np.random.default_rng(seed)
     arms = []
     for c, size in enumerate(_two_classes(m)):
@@ -142,6 +151,7 @@ def make_xor(m: int = 200, noise: float = 0.05, seed: int = 0) -> tuple[Array, A
     """Points in four quadrants; class 1 where x_1 and x_2 have the same sign.
 
     A margin of 0.1 around the axes keeps the classes apart before noise.
+    Shapes: -> X (2, m), labels (m,) in {0, 1}.
     """
     rng = np.random.default_rng(seed)
     _two_classes(m)

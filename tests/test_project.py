@@ -1,0 +1,125 @@
+"""The project's promises: layout, packaging, documentation that matches the code."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import backprop_course
+import backprop_reference
+from backprop_course import datasets
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_MODULES = [getattr(backprop_reference, name) for name in backprop_reference.__all__]
+
+
+def public_functions(module):
+    return {
+        name: obj
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__ == module.__name__
+    }
+
+
+def test_top_level_layout():
+    for path in [
+        "course",
+        "solutions",
+        "autograder",
+        "environment.yml",
+        "README.md",
+        "pyproject.toml",
+        "Makefile",
+        "tests",
+        ".ci/run",
+        "LICENSE",
+        "LICENSE-CONTENT.md",
+        "course/backprop_course/data/DIGITS-LICENSE.md",
+    ]:
+        assert (ROOT / path).exists(), path
+    assert os.access(ROOT / ".ci/run", os.X_OK)
+    assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_packages_live_where_the_layout_says():
+    assert Path(backprop_course.__file__).resolve().is_relative_to(ROOT / "course")
+    assert Path(backprop_reference.__file__).resolve().is_relative_to(ROOT / "solutions")
+
+
+def test_one_reference_module_per_lesson():
+    names = {m.__name__.rsplit(".", 1)[1] for m in REFERENCE_MODULES}
+    assert {"forward_pass", "chain_rule", "jacobians", "matrix_form", "mini_batch"} <= names
+    for name in names:
+        assert (ROOT / "solutions/backprop_reference" / f"{name}.py").exists()
+
+
+def test_helper_package_holds_no_reference_code():
+    for path in (ROOT / "course").rglob("*.py"):
+        assert "backprop_reference" not in path.read_text(), path
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```\w*\n(.*?)```", readme, re.S).group(1)
+    assert first_block.lstrip().startswith("make lab")
+    assert "make test" in first_block
+    assert "Ctrl+C" in readme  # how to stop JupyterLab
+
+
+@pytest.mark.parametrize("module", [*REFERENCE_MODULES, datasets], ids=lambda m: m.__name__)
+def test_readme_lists_every_public_function(module):
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        name
+        for name, obj in public_functions(module).items()
+        if inspect.isfunction(obj)
+        and f"`{name}`" not in readme
+        and not re.search(rf"`[^`]*\b{name}\b[^`]*`", readme)
+    ]
+    assert not missing, f"README does not mention {missing} from {module.__name__}"
+
+
+ARRAY_HINTS = ("Array", "Params", "Mapping", "ndarray")
+
+
+@pytest.mark.parametrize("module", [*REFERENCE_MODULES, datasets], ids=lambda m: m.__name__)
+def test_public_functions_are_documented_and_typed(module):
+    for name, obj in public_functions(module).items():
+        assert inspect.getdoc(obj), f"{module.__name__}.{name} has no docstring"
+        if not inspect.isfunction(obj):
+            continue
+        signature = inspect.signature(obj)
+        untyped = [p for p in signature.parameters.values() if p.annotation is p.empty]
+        assert not untyped, f"{name}: parameters without type hints: {untyped}"
+        assert signature.return_annotation is not signature.empty, f"{name}: no return type"
+        annotations = " ".join(str(p.annotation) for p in signature.parameters.values())
+        annotations += str(signature.return_annotation)
+        if any(hint in annotations for hint in ARRAY_HINTS):
+            assert "shape" in inspect.getdoc(obj).lower(), f"{name}: docstring gives no shapes"
+
+
+def test_makefile_help_lists_the_commands():
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("lab", "test", "bench"):
+        assert re.search(rf"make {command}\b", out), out
+
+
+def test_no_notebook_is_committed_with_outputs():
+    import json
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    for name in tracked:
+        notebook = json.loads((ROOT / name).read_text())
+        for cell in notebook["cells"]:
+            assert not cell.get("outputs") and not cell.get("execution_count"), name

@@ -7,9 +7,13 @@ the shape it has, instead of broadcasting silently into a wrong answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+F = TypeVar("F", bound=Callable[..., object])
 
 # A dimension in an expected shape: a fixed size, or None for "any size".
 Dim = int | None
@@ -82,3 +86,25 @@ def as_float_array(name: str, value: object) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
     return array
+
+
+def checked_by(check: Callable[..., None]) -> Callable[[F], F]:
+    """Run ``check`` on a function's arguments before the function itself.
+
+    The exercises' answers are the bodies of the reference functions, copied
+    verbatim into the solved notebooks. Keeping argument checks in a separate
+    ``check`` (called with the same arguments) leaves each body the plain
+    answer a student would write, while library users still get a clear
+    ``ValueError`` for a wrong shape.
+    """
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def checked(*args: object, **kwargs: object) -> object:
+            check(*args, **kwargs)
+            return function(*args, **kwargs)
+
+        checked.check = check  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return decorate

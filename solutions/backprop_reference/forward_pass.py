@@ -19,7 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._shapes import as_float_array, check_column_batch, check_same_shape, check_shape
+from backprop_course.structures import LayerCache
+
+from ._shapes import as_float_array, check_column_batch, check_same_shape, check_shape, checked_by
 
 Array = np.ndarray
 Params = dict[str, Array]
@@ -64,9 +66,7 @@ def sigmoid(z: Array) -> Array:
 def sigmoid_prime(z: Array) -> Array:
     """sigma'(z) = sigma(z) (1 - sigma(z)). Shapes: z (n, m) -> (n, m)."""
     s = sigmoid(z)
-    one_minus_s = np.subtract(1.0, s)
-    one_minus_s *= s
-    return one_minus_s
+    return s * (1.0 - s)
 
 
 def tanh(z: Array) -> Array:
@@ -90,8 +90,8 @@ def relu_prime(z: Array) -> Array:
 
     Shapes: z (n, m) -> (n, m).
     """
-    z = np.asarray(z)
-    return (z > 0).astype(np.result_type(z, 0.5))
+    # Keep float32 as float32; integers become float64.
+    return (np.asarray(z) > 0).astype(np.result_type(z, 0.5))
 
 
 class Activation(NamedTuple):
@@ -102,22 +102,26 @@ class Activation(NamedTuple):
     derivative: Callable[[Array], Array]
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        Activation("identity", identity, identity_prime),
-        Activation("sigmoid", sigmoid, sigmoid_prime),
-        Activation("tanh", tanh, tanh_prime),
-        Activation("relu", relu, relu_prime),
-    )
+# Networks name their activations; these two tables turn a name into sigma and sigma'.
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "identity": identity,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+}
+DERIVATIVES: dict[str, Callable[[Array], Array]] = {
+    "identity": identity_prime,
+    "sigmoid": sigmoid_prime,
+    "tanh": tanh_prime,
+    "relu": relu_prime,
 }
 
 
 def get_activation(name: str) -> Activation:
     """Look an activation up by name; unknown names list the known ones."""
     try:
-        return ACTIVATIONS[name]
-    except KeyError:
+        return Activation(name, ACTIVATIONS[name], DERIVATIVES[name])
+    except (KeyError, TypeError):
         known = ", ".join(sorted(ACTIVATIONS))
         raise ValueError(f"unknown activation {name!r}; choose one of: {known}") from None
 
@@ -125,6 +129,17 @@ def get_activation(name: str) -> Activation:
 # --------------------------------------------------------------------------
 # Softmax over the classes of each column (axis 0).
 # --------------------------------------------------------------------------
+
+
+def softmax(z: Array) -> Array:
+    """softmax of each column: exp(z_k) / sum_j exp(z_j).
+
+    Shapes: z (k, m) -> (k, m); every column is positive and sums to 1.
+    """
+    # Subtracting each column's maximum changes nothing mathematically (it
+    # cancels between numerator and denominator) but keeps exp from overflowing.
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
 
 
 def log_softmax(z: Array) -> Array:
@@ -136,14 +151,6 @@ def log_softmax(z: Array) -> Array:
     z = np.asarray(z)
     shifted = z - np.max(z, axis=0, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))
-
-
-def softmax(z: Array) -> Array:
-    """softmax of each column: exp(z_k) / sum_j exp(z_j).
-
-    Shapes: z (k, m) -> (k, m); every column is positive and sums to 1.
-    """
-    return np.exp(log_softmax(z))
 
 
 # --------------------------------------------------------------------------
@@ -159,12 +166,12 @@ def _check_pair(a: Array, y: Array, a_name: str = "a") -> None:
     check_same_shape(a_name, a, "y", y)
 
 
+@checked_by(_check_pair)
 def half_squared_error(a: Array, y: Array) -> float:
     """C = mean over columns of  sum_j 1/2 (a_j - y_j)^2  (Mazur's E_total).
 
     Shapes: a (n_L, m), y (n_L, m) -> scalar.
     """
-    _check_pair(a, y)
     return float(np.mean(0.5 * np.sum((a - y) ** 2, axis=0)))
 
 
@@ -246,16 +253,7 @@ def get_loss(name: str) -> Loss:
 # --------------------------------------------------------------------------
 
 
-def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array, Array, Array]]:
-    """Pre-activation of a dense layer: z = W a_prev + b.
-
-    Shapes:
-        W       (n_l, n_{l-1})
-        b       (n_l, 1)       broadcast over the m columns
-        a_prev  (n_{l-1}, m)
-        z       (n_l, m)
-    Returns ``(z, cache)`` with ``cache = (a_prev, W, b)`` for the backward pass.
-    """
+def _check_dense_forward(W: Array, b: Array, a_prev: Array) -> None:
     W = as_float_array("W", W)
     check_shape("W", W, (None, None), "(n_l, n_{l-1})")
     if np.ndim(b) == 2 and np.ndim(a_prev) == 2:
@@ -266,36 +264,38 @@ def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array
     n_l, n_prev = W.shape
     check_shape("b", b, (n_l, 1), "(n_l, 1)")
     check_shape("a_prev", a_prev, (n_prev, None), "(n_{l-1}, m)")
+
+
+@checked_by(_check_dense_forward)
+def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+    """Pre-activation of a dense layer: z = W a_prev + b.
+
+    Shapes:
+        W       (n_l, n_{l-1})
+        b       (n_l, 1)       broadcast over the m columns
+        a_prev  (n_{l-1}, m)
+        z       (n_l, m)
+    Returns ``(z, cache)`` with ``cache = (a_prev, W, b)`` for the backward pass.
+    """
     z = W @ a_prev + b
     return z, (a_prev, W, b)
 
 
-class LayerCache(NamedTuple):
-    """What layer l's backward pass needs from its forward pass.
-
-    a_prev  (n_{l-1}, m)   the layer's input a^{l-1}
-    W       (n_l, n_{l-1}) its weights
-    z       (n_l, m)       its pre-activation z^l
-    a       (n_l, m)       its activation a^l = sigma(z^l)
-    activation             the name of sigma
-    """
-
-    a_prev: Array
-    W: Array
-    z: Array
-    a: Array
-    activation: str
+def _check_layer_forward(W: Array, b: Array, a_prev: Array, activation: str) -> None:
+    get_activation(activation)
+    _check_dense_forward(W, b, a_prev)
 
 
+@checked_by(_check_layer_forward)
 def layer_forward(W: Array, b: Array, a_prev: Array, activation: str) -> tuple[Array, LayerCache]:
     """One full layer: a = sigma(W a_prev + b).
 
     Shapes: W (n_l, n_{l-1}), b (n_l, 1), a_prev (n_{l-1}, m) -> a (n_l, m).
-    Returns ``(a, cache)`` with a :class:`LayerCache`.
+    Returns ``(a, cache)`` with a :class:`~backprop_course.structures.LayerCache`
+    ``(a_prev, W, z, a, activation)``: everything layer l's backward pass needs.
     """
-    sigma = get_activation(activation)
     z, _ = dense_forward(W, b, a_prev)
-    a = sigma.function(z)
+    a = ACTIVATIONS[activation](z)
     return a, LayerCache(a_prev, W, z, a, activation)
 
 
@@ -323,6 +323,18 @@ def num_layers(params: Mapping[str, Array]) -> int:
     return L
 
 
+def _check_init_params(
+    sizes: Sequence[int], seed: int | None = 0, scheme: str = "xavier", dtype: object = None
+) -> None:
+    if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
+        raise ValueError(
+            f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}"
+        )
+    if scheme not in ("xavier", "he"):
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of: xavier, he")
+
+
+@checked_by(_check_init_params)
 def init_params(
     sizes: Sequence[int],
     seed: int | None = 0,
@@ -336,20 +348,15 @@ def init_params(
     ``scheme``: "xavier" draws N(0, 1/n_{l-1}) (good for sigmoid, tanh),
     "he" draws N(0, 2/n_{l-1}) (good for ReLU). Same seed, same parameters.
     """
-    if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
-        raise ValueError(
-            f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}"
-        )
-    gains = {"xavier": 1.0, "he": 2.0}
-    if scheme not in gains:
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of: {', '.join(gains)}")
+    gain = {"xavier": 1.0, "he": 2.0}[scheme]
     rng = np.random.default_rng(seed)
-    params: Params = {}
+    params = {}
     for l in range(1, len(sizes)):
         n_l, n_prev = int(sizes[l]), int(sizes[l - 1])
-        std = np.sqrt(gains[scheme] / n_prev)
-        params[f"W{l}"] = (rng.standard_normal((n_l, n_prev)) * std).astype(dtype)
-        params[f"b{l}"] = np.zeros((n_l, 1), dtype=dtype)
+        # Variance gain / n_{l-1} keeps z^l about as spread out as a^{l-1}.
+        W = rng.standard_normal((n_l, n_prev)) * np.sqrt(gain / n_prev)
+        params[f"W{l}"] = W.astype(dtype)
+        params[f"b{l}"] = np.zeros((n_l, 1), dtype=dtype)  # a column, not a 1-D array
     return params
 
 
@@ -363,6 +370,23 @@ def _check_activations(activations: Sequence[str], L: int) -> None:
         get_activation(name)
 
 
+def _check_forward(x: Array, params: Mapping[str, Array], activations: Sequence[str]) -> None:
+    L = num_layers(params)
+    _check_activations(activations, L)
+    x = as_float_array("x", x)
+    check_column_batch("x", x)
+    if np.ndim(params["W1"]) == 2:
+        # A wrong input is likelier than a wrong W1: blame x first.
+        check_shape("x", x, (np.shape(params["W1"])[1], None), "(n_0, m)")
+    n_prev = x.shape[0]
+    for l in range(1, L + 1):
+        W, b = params[f"W{l}"], params[f"b{l}"]
+        check_shape(f"W{l}", W, (None, n_prev), f"(n_{l}, n_{l - 1}) in layer {l}")
+        check_shape(f"b{l}", b, (W.shape[0], 1), f"(n_{l}, 1) in layer {l}")
+        n_prev = W.shape[0]
+
+
+@checked_by(_check_forward)
 def forward(
     x: Array, params: Mapping[str, Array], activations: Sequence[str]
 ) -> tuple[Array, list[LayerCache]]:
@@ -373,17 +397,10 @@ def forward(
         params       W^l (n_l, n_{l-1}), b^l (n_l, 1) for l = 1..L
         activations  L names, one per layer ("sigmoid", "tanh", "relu", "identity")
         a^L          (n_L, m)
-    Returns ``(a_L, caches)``; ``caches[l - 1]`` is layer l's :class:`LayerCache`.
+    Returns ``(a_L, caches)``; ``caches[l - 1]`` is layer l's ``LayerCache``.
     """
-    L = num_layers(params)
-    _check_activations(activations, L)
-    a = as_float_array("x", x)
-    check_column_batch("x", a)
-    caches = []
-    for l in range(1, L + 1):
-        try:
-            a, cache = layer_forward(params[f"W{l}"], params[f"b{l}"], a, activations[l - 1])
-        except ValueError as err:
-            raise ValueError(f"layer {l}: {err}") from None
+    a, caches = x, []
+    for l, activation in enumerate(activations, start=1):
+        a, cache = layer_forward(params[f"W{l}"], params[f"b{l}"], a, activation)
         caches.append(cache)
     return a, caches

@@ -404,3 +404,26 @@ def forward(
         a, cache = layer_forward(params[f"W{l}"], params[f"b{l}"], a, activation)
         caches.append(cache)
     return a, caches
+
+
+# --------------------------------------------------------------------------
+# Check your understanding: counting shapes and parameters.
+# --------------------------------------------------------------------------
+
+
+def weight_shape(sizes: Sequence[int], l: int) -> tuple[int, int]:
+    """The shape of W^l in a network with layer sizes [n_0, ..., n_L].
+
+    Shapes: W^l is (n_l, n_{l-1}): one row per unit of layer l, one column
+    per input it receives.
+    """
+    return (sizes[l], sizes[l - 1])
+
+
+def parameter_count(sizes: Sequence[int]) -> int:
+    """How many numbers W^1, b^1, ..., W^L, b^L hold together.
+
+    Shapes: W^l (n_l, n_{l-1}) and b^l (n_l, 1), so layer l holds
+    n_l (n_{l-1} + 1) of them.
+    """
+    return sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))

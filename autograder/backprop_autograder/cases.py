@@ -1,0 +1,106 @@
+"""Making hidden-check cases at build time: call the reference, record, encode.
+
+A case is a dict that :func:`backprop_course.replay.run_case` understands:
+the encoded arguments, the expected result, the named wrong variants, and the
+recorded calls of the dependencies to isolate (see that module's text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from backprop_course.replay import encode
+
+
+class HiddenCode(str):
+    """Hidden-check code to embed as it is (for checks that test properties, not values)."""
+
+
+class Recorder:
+    """Wraps a reference function and records each call's arguments and result."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.signature = inspect.signature(function)
+        self.calls: list[list[Any]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        before = copy.deepcopy(list(bound.args))
+        result = self.function(*args, **kwargs)
+        self.calls.append([encode(before), encode(result)])
+        return result
+
+
+@contextlib.contextmanager
+def recording(module: ModuleType, names: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Record the calls made to ``module``'s functions (or tables of functions) ``names``."""
+    saved = {name: getattr(module, name) for name in names}
+    recorders: dict[str, Any] = {}
+    for name, original in saved.items():
+        if isinstance(original, dict):
+            recorders[name] = {key: Recorder(fn) for key, fn in original.items()}
+        else:
+            recorders[name] = Recorder(original)
+        setattr(module, name, recorders[name])
+    records: dict[str, Any] = {}
+    try:
+        yield records
+    finally:
+        for name, original in saved.items():
+            setattr(module, name, original)
+        for name, recorder in recorders.items():
+            if isinstance(recorder, dict):
+                records[name] = {"table": {k: r.calls for k, r in recorder.items() if r.calls}}
+            else:
+                records[name] = recorder.calls
+
+
+def call_case(
+    function: Callable[..., Any],
+    *args: Any,
+    isolate: Sequence[str] = (),
+    variants: dict[str, Any] | None = None,
+    what: str | None = None,
+    **tolerances: float,
+) -> dict[str, Any]:
+    """Run the reference on ``args`` and record everything a hidden check needs."""
+    module = inspect.getmodule(inspect.unwrap(function))
+    with recording(module, isolate) as records:
+        expected = function(*copy.deepcopy(args))
+    case = {"args": [encode(a) for a in args], "expected": encode(expected)}
+    if isolate:
+        case["isolate"] = records
+    if variants:
+        case["variants"] = [[key, encode(value)] for key, value in variants.items()]
+    if what:
+        case["what"] = what
+    case.update(tolerances)
+    return case
+
+
+def columns(rng: np.random.Generator, rows: int, m: int, scale: float = 1.0) -> np.ndarray:
+    """A random (rows, m) batch: examples as columns."""
+    return rng.normal(0.0, scale, (rows, m))
+
+
+def random_sizes(rng: np.random.Generator, layers: int, low: int = 1, high: int = 6) -> list[int]:
+    """Random layer sizes [n_0, ..., n_L]."""
+    return [int(n) for n in rng.integers(low, high + 1, size=layers + 1)]
+
+
+def random_params(rng: np.random.Generator, sizes: Sequence[int]) -> dict[str, np.ndarray]:
+    """Random W^l (n_l, n_{l-1}) and b^l (n_l, 1), biases not zero (so they matter)."""
+    params = {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = rng.normal(0.0, 1.0, (sizes[l], sizes[l - 1]))
+        params[f"b{l}"] = rng.normal(0.0, 1.0, (sizes[l], 1))
+    return params

@@ -1,0 +1,357 @@
+"""How an answer is compared with what it should be, and how a failure is told.
+
+Both kinds of checks use this module: the visible checks students run (their
+expected values come from worked examples, finite differences and invariants)
+and the hidden checks of the graded version (their expected values are
+recorded when the assignment is built). Neither needs the reference answers.
+
+A failed comparison raises :class:`CheckFailed` with a message that says what
+was expected and what came: shapes, the worst element and its index, and the
+name of the likely mistake when the answer matches a known wrong variant.
+A passing check prints one short line on stdout and nothing on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+# Tolerances: generous enough for every correct way of computing a value in
+# float64, tight enough that a real mistake never passes.
+Variants = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+RTOL = 1e-6
+ATOL = 1e-9
+
+# The mistakes a check can name: a short title and what to look at.
+MISTAKES: dict[str, str] = {
+    "transposed": "transposed: the result is what a transposed matrix gives (W^T a where "
+    "W a belongs), or the right answer turned on its side. Check each product's order "
+    "and where a .T belongs.",
+    "missing_sigma_prime": "missing σ'(z) factor: the chain rule through an activation "
+    "multiplies by its derivative.",
+    "sigma_prime_of_a": "σ' applied to a instead of z: σ'(z) = σ(z)(1 − σ(z)) takes the "
+    "pre-activation z; writing z(1 − z) treats z as if it were already σ(z).",
+    "missing_1_over_m": "missing 1/m: the cost of a batch is the MEAN over its m examples, "
+    "so the gradient is divided by m.",
+    "doubled_1_over_m": "1/m applied twice: divide by m once, where the examples are summed.",
+    "bias_wrong_axis": "bias summed over the wrong axis: sum over the examples (axis=1, "
+    "keepdims=True) to get an (n_l, 1) column.",
+    "elementwise_for_matmul": "* where @ belongs: W a is a matrix product (W @ a); * "
+    "multiplies element by element and broadcasts.",
+    "flipped_sign": "flipped sign: the answer is the negative of the right one. Gradient "
+    "descent steps against the gradient: w − η ∂C/∂w.",
+    "a_l_for_a_prev": "a^l used where a^{l-1} belongs: a layer's input is the previous "
+    "layer's activation, not its own output.",
+    "broadcast_n_n": "(n,) vs (n, 1): a 1-D array met an (n, 1) column and numpy broadcast "
+    "them into an (n, n) matrix. Keep columns 2-D: b.reshape(-1, 1).",
+    "mutated_input": "input changed in place: the function modified an array it was given. "
+    "Compute into a new array (z - c, not z -= c).",
+    "one_sided_difference": "one-sided difference: (f(x + h) − f(x)) / h has an error of "
+    "order h; the centred (f(x + h) − f(x − h)) / 2h has order h².",
+    "overwritten_gradient": "gradient overwritten instead of accumulated: a node used twice "
+    "(like x in x * x) receives a contribution along each path; add them with +=.",
+    "unstable_softmax": "overflow: exp of a large number is inf. Subtract each column's "
+    "maximum before exp; it cancels in the ratio.",
+    "softmax_wrong_axis": "normalised over the wrong axis: each COLUMN is one example, "
+    "so sum over axis=0 (with keepdims=True).",
+    "swapped_partials": "local derivatives swapped: d(xy)/dx is y and d(xy)/dy is x, "
+    "in the order of the operands.",
+    "missing_power_factor": "missing the factor c of the power rule: d/dx x^c = c x^(c − 1).",
+    "sum_instead_of_mean": "sum instead of mean over the examples: the cost of a batch is "
+    "the mean of the per-example losses.",
+    "mean_over_units": "averaged over the output units too: sum the half squared errors "
+    "of a column's units, then average over the columns (examples).",
+}
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer; the message says what and where."""
+
+
+def mistake_line(key: str) -> str:
+    """The 'Likely mistake' line for a key of :data:`MISTAKES`."""
+    return f"Likely mistake: {MISTAKES[key]}"
+
+
+def passed(name: str, count: int) -> None:
+    """The one short line printed when every check of ``name`` passed."""
+    print(f"✔ {name}: all {count} checks passed.")
+
+
+# -- calling the student's function ---------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence warnings: a harmless overflow warning must never cost points."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def call(function: Callable[..., Any], *args: Any, may_change_inputs: bool = False) -> Any:
+    """Call a student's function; turn an exception or an input change into a message."""
+    __tracebackhide__ = True
+    name = getattr(function, "__name__", "the function")
+    before = None if may_change_inputs else copy.deepcopy(args)
+    try:
+        with quiet():
+            result = function(*args)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{name} is not written yet: replace `raise NotImplementedError()` "
+            "with your code, run its cell, then this check again."
+        ) from None
+    except CheckFailed:
+        raise
+    except Exception as err:
+        raise CheckFailed(
+            f"{name}{describe_call(args)} raised {type(err).__name__}: {err}"
+        ) from err
+    for number, (now, then) in enumerate(zip(args, before or (), strict=False), start=1):
+        where = first_difference(now, then)
+        if where is not None:
+            raise CheckFailed(
+                f"{name}{describe_call(args)} changed argument {number}{where} in place.\n"
+                + mistake_line("mutated_input")
+            )
+    return result
+
+
+def describe_call(args: tuple) -> str:
+    """'(array of shape (2, 3), 0.5)': the arguments as shapes, for messages."""
+    return "(" + ", ".join(describe(a) for a in args) + ")"
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)) and len(value) > 4:
+        return f"{type(value).__name__} of {len(value)}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(describe(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    return repr(value)
+
+
+def first_difference(now: Any, then: Any, where: str = "") -> str | None:
+    """Where a nested structure of arrays changed at all ("" for itself), or None.
+
+    Only arrays, numbers, strings and containers of them are compared; other
+    objects (such as graph nodes) are taken as unchanged.
+    """
+    if isinstance(now, np.ndarray) or isinstance(then, np.ndarray):
+        same = np.shape(now) == np.shape(then) and np.array_equal(now, then, equal_nan=True)
+        return None if same else where
+    if isinstance(now, dict) and isinstance(then, dict):
+        for key in then:
+            found = first_difference(now.get(key), then[key], f"{where}[{key!r}]")
+            if found is not None:
+                return found
+        return None if now.keys() == then.keys() else where
+    if isinstance(now, (list, tuple)) and isinstance(then, (list, tuple)):
+        if len(now) != len(then):
+            return where
+        for i, (x, y) in enumerate(zip(now, then, strict=True)):
+            found = first_difference(x, y, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(then, (int, float, str, type(None))):
+        return None if now == then else where
+    return None
+
+
+# -- comparing a result with what it should be ------------------------------------
+
+
+def compare(
+    got: Any,
+    expected: Any,
+    *,
+    what: str,
+    variants: Variants | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> None:
+    """Raise :class:`CheckFailed` unless ``got`` equals ``expected`` within tolerance.
+
+    ``expected`` may be a number, an array, a string, or tuples, lists and
+    dicts of them. ``variants`` maps a key of :data:`MISTAKES` to the value a
+    student with that mistake would get (a dict, or (key, value) pairs when a
+    mistake has several forms); a match is named in the message.
+    """
+    __tracebackhide__ = True
+    problem = difference(got, expected, what, rtol, atol)
+    if problem is None:
+        return
+    diagnosis = diagnose(got, expected, variants or {}, rtol, atol)
+    raise CheckFailed(problem + (f"\n{mistake_line(diagnosis)}" if diagnosis else ""))
+
+
+def diagnose(got: Any, expected: Any, variants: Variants, rtol: float, atol: float) -> str | None:
+    """The key of the known mistake ``got`` matches, if any."""
+    pairs = list(variants.items() if isinstance(variants, Mapping) else variants)
+    candidates = pairs + list(generic_variants(expected).items())
+    for key, value in candidates:
+        if value is not None and difference(got, value, "", rtol, atol) is None:
+            return key
+    return shape_mistake(got, expected)
+
+
+def generic_variants(expected: Any) -> dict[str, Any]:
+    """Wrong answers that follow from the right one alone: sign and transpose."""
+    if isinstance(expected, np.ndarray) and expected.size and np.any(expected):
+        found = {"flipped_sign": -expected}
+        if expected.ndim == 2 and expected.shape[0] != expected.shape[1]:
+            found["transposed"] = expected.T
+        return found
+    if isinstance(expected, float) and expected != 0:
+        return {"flipped_sign": -expected}
+    return {}
+
+
+def shape_mistake(got: Any, expected: Any) -> str | None:
+    """Name a mistake from the shapes alone (only for arrays)."""
+    if not isinstance(expected, np.ndarray) or not hasattr(got, "shape"):
+        return None
+    want, have = expected.shape, np.shape(got)
+    if have == want:
+        return None
+    if len(want) == 2 and have == want[::-1]:
+        return "transposed"
+    if len(want) == 2 and want[1] == 1 and (have == (want[0],) or have == (want[0], want[0])):
+        return "broadcast_n_n"
+    return None
+
+
+def difference(got: Any, expected: Any, what: str, rtol: float, atol: float) -> str | None:
+    """A message saying how ``got`` differs from ``expected``, or None if it does not."""
+    if got is None and expected is not None:
+        return f"{what} is None: does the function end with `return ...`?"
+    if isinstance(expected, np.ndarray):
+        return array_difference(got, expected, what, rtol, atol)
+    if isinstance(expected, (tuple, list)):
+        return sequence_difference(got, expected, what, rtol, atol)
+    if isinstance(expected, dict):
+        return dict_difference(got, expected, what, rtol, atol)
+    if isinstance(expected, str):
+        return None if got == expected else f"{what} should be {expected!r} but is {got!r}."
+    if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
+        return scalar_difference(got, float(expected), what, rtol, atol)
+    return None if got == expected else f"{what} should be {expected!r} but is {got!r}."
+
+
+def scalar_difference(got: Any, expected: float, what: str, rtol: float, atol: float):
+    if isinstance(got, np.ndarray) and got.size == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, (int, float, np.number)):
+        return f"{what} should be a number ({expected:.10g}) but is {describe(got)}."
+    if np.isclose(float(got), expected, rtol=rtol, atol=atol) or (
+        np.isnan(expected) and np.isnan(got)
+    ):
+        return None
+    return f"{what} should be {expected:.10g} but is {float(got):.10g}."
+
+
+def sequence_difference(got: Any, expected: Any, what: str, rtol: float, atol: float):
+    kind = "tuple" if isinstance(expected, tuple) else "list"
+    if not isinstance(got, (tuple, list)):
+        return f"{what} should be a {kind} of {len(expected)} items but is {describe(got)}."
+    if len(got) != len(expected):
+        return f"{what} should hold {len(expected)} items but holds {len(got)}."
+    names = getattr(expected, "_fields", None)
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        part = f"{what}.{names[i]}" if names else f"{what}[{i}]"
+        problem = difference(g, e, part, rtol, atol)
+        if problem:
+            return problem
+    return None
+
+
+def dict_difference(got: Any, expected: dict, what: str, rtol: float, atol: float):
+    if not isinstance(got, Mapping):
+        return f"{what} should be a dict with keys {sorted(expected)} but is {describe(got)}."
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if missing or extra:
+        return (
+            f"{what} should have the keys {sorted(expected)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+        )
+    for key, e in expected.items():
+        problem = difference(got[key], e, f"{what}[{key!r}]", rtol, atol)
+        if problem:
+            return problem
+    return None
+
+
+def array_difference(got: Any, expected: np.ndarray, what: str, rtol: float, atol: float):
+    try:
+        got_array = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"{what} should be an array of shape {expected.shape} but is {describe(got)}."
+    if got_array.shape != expected.shape:
+        return f"{what} should have shape {expected.shape} but has shape {got_array.shape}."
+    bad = ~np.isfinite(got_array) & np.isfinite(expected)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (
+            f"{what} (shape {expected.shape}) holds {got_array[index]} at index {index} "
+            f"where {expected[index]:.10g} belongs ({int(bad.sum())} entries are not finite)."
+        )
+    with np.errstate(all="ignore"):
+        excess = np.abs(got_array - expected) - (atol + rtol * np.abs(expected))
+    excess = np.where(np.isnan(excess), 0.0, excess)
+    if not (excess > 0).any():
+        return None
+    index = np.unravel_index(int(np.argmax(excess)), expected.shape)
+    index = tuple(int(i) for i in index)
+    wrong = int((excess > 0).sum())
+    return (
+        f"{what} (shape {expected.shape}) is wrong in {wrong} of {expected.size} entries. "
+        f"Worst at index {index}: expected {expected[index]:.10g}, got {got_array[index]:.10g}."
+    )
+
+
+class Checks:
+    """Counts the checks of one exercise and prints the one-line verdict.
+
+    ::
+
+        checks = Checks("sigmoid")
+        z = checks.call(sigmoid, np.zeros((2, 3)))
+        checks.expect(z, np.full((2, 3), 0.5), what="sigmoid(zeros (2, 3))")
+        checks.done()
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    def call(self, function: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        __tracebackhide__ = True
+        return call(function, *args, **options)
+
+    def expect(self, got: Any, expected: Any, *, what: str, **options: Any) -> None:
+        __tracebackhide__ = True
+        compare(got, expected, what=what, **options)
+        self.count += 1
+
+    def require(self, condition: bool, message: str, mistake: str | None = None) -> None:
+        __tracebackhide__ = True
+        if not condition:
+            raise CheckFailed(message + (f"\n{mistake_line(mistake)}" if mistake else ""))
+        self.count += 1
+
+    def done(self) -> None:
+        passed(self.name, self.count)

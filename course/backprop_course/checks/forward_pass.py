@@ -1,0 +1,335 @@
+"""Visible checks for lesson 01, the forward pass: one function per exercise.
+
+Use them as ``check.sigmoid(sigmoid)`` after ``from backprop_course.checks
+import forward_pass as check``. Their oracles are published numbers (Mazur's
+worked example), values worked by hand, finite differences and invariants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from backprop_course.checking import Checks, quiet
+from backprop_course.structures import LayerCache
+
+Function = Callable[..., object]
+
+# Mazur, "A Step by Step Backpropagation Example": the 2-2-2 network and the
+# values he publishes for its forward pass.
+MAZUR_X = np.array([[0.05], [0.10]])
+MAZUR_Y = np.array([[0.01], [0.99]])
+MAZUR_W1 = np.array([[0.15, 0.20], [0.25, 0.30]])
+MAZUR_B1 = np.array([[0.35], [0.35]])
+MAZUR_W2 = np.array([[0.40, 0.45], [0.50, 0.55]])
+MAZUR_B2 = np.array([[0.60], [0.60]])
+MAZUR_NET_H = np.array([[0.3775], [0.3925]])
+MAZUR_OUT_H = np.array([[0.593269992], [0.596884378]])
+MAZUR_OUT_O = np.array([[0.75136507], [0.772928465]])
+MAZUR_E_TOTAL = 0.298371109
+PUBLISHED = {"rtol": 1e-8, "atol": 1e-8}  # his figures carry 9 to 10 digits
+
+RNG_SEED = 2024
+
+
+def _logistic(z: np.ndarray) -> np.ndarray:
+    # An identity, not the exercise's formula: 1/(1 + e^-z) = (1 + tanh(z/2)) / 2.
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _centred(f: Callable[[np.ndarray], np.ndarray], z: np.ndarray, h: float = 1e-5):
+    return (f(z + h) - f(z - h)) / (2 * h)
+
+
+def sigmoid(fn: Function) -> None:
+    """sigma(z) = 1 / (1 + e^{-z}), elementwise, safe for large |z|."""
+    checks = Checks("sigmoid")
+    checks.expect(checks.call(fn, np.zeros((2, 3))), np.full((2, 3), 0.5), what="sigmoid(0)")
+    checks.expect(
+        checks.call(fn, MAZUR_NET_H), MAZUR_OUT_H, what="sigmoid(Mazur's net_h)", **PUBLISHED
+    )
+    z = np.random.default_rng(RNG_SEED).normal(0, 3, (4, 5))
+    checks.expect(checks.call(fn, z), _logistic(z), what="sigmoid(z) for z of shape (4, 5)")
+    extreme = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    checks.expect(
+        checks.call(fn, extreme),
+        _logistic(extreme),
+        what="sigmoid at z = -1000, -50, 0, 50, 1000 (must be finite: 0 and 1 at the ends)",
+    )
+    checks.done()
+
+
+def sigmoid_prime(fn: Function) -> None:
+    """sigma'(z) = sigma(z) (1 - sigma(z)), evaluated at the pre-activation z."""
+    checks = Checks("sigmoid_prime")
+    z = np.random.default_rng(RNG_SEED).normal(0, 2, (3, 4))
+    with quiet():
+        numeric = _centred(_logistic, z)
+    checks.expect(
+        checks.call(fn, z),
+        numeric,
+        what="σ'(z) against centred differences of σ, z of shape (3, 4)",
+        variants={"sigma_prime_of_a": z * (1 - z)},
+        rtol=1e-7,
+    )
+    checks.expect(checks.call(fn, np.zeros((1, 1))), np.full((1, 1), 0.25), what="σ'(0)")
+    checks.expect(
+        checks.call(fn, np.array([[-1000.0, 1000.0]])),
+        np.zeros((1, 2)),
+        what="σ'(±1000) (must be finite: the curve is flat there)",
+    )
+    checks.done()
+
+
+def relu(fn: Function) -> None:
+    """relu(z) = max(0, z), elementwise."""
+    checks = Checks("relu")
+    z = np.array([[-2.0, -0.5, 0.0], [0.5, 3.0, -1e-9]])
+    checks.expect(checks.call(fn, z), np.array([[0.0, 0.0, 0.0], [0.5, 3.0, 0.0]]), what="relu(z)")
+    checks.done()
+
+
+def relu_prime(fn: Function) -> None:
+    """relu'(z) = 1 where z > 0, else 0 (0 at the kink z = 0, by the course's convention)."""
+    checks = Checks("relu_prime")
+    z = np.array([[-2.0, -0.5, 0.0], [0.5, 3.0, 1e-9]])
+    checks.expect(
+        checks.call(fn, z),
+        np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+        what="relu'(z) (the course takes relu'(0) = 0)",
+    )
+    checks.done()
+
+
+def softmax(fn: Function) -> None:
+    """softmax of each column (axis 0): positive, sums to 1, safe for large z."""
+    checks = Checks("softmax")
+    z = np.log(np.array([[1.0, 1.0], [2.0, 1.0], [3.0, 2.0]]))
+    expected = np.array([[1 / 6, 1 / 4], [2 / 6, 1 / 4], [3 / 6, 2 / 4]])
+    ez = np.exp(z)
+    checks.expect(
+        checks.call(fn, z),
+        expected,
+        what="softmax(log [[1, 1], [2, 1], [3, 2]]) (each column is one example)",
+        variants=[
+            ("softmax_wrong_axis", ez / ez.sum(axis=1, keepdims=True)),
+            ("softmax_wrong_axis", ez / ez.sum()),
+        ],
+    )
+    big = np.array([[1000.0, -1000.0], [1000.0, -1000.0]])
+    checks.expect(
+        checks.call(fn, big),
+        np.full((2, 2), 0.5),
+        what="softmax of columns [1000, 1000] and [-1000, -1000]",
+        variants={"unstable_softmax": np.array([[np.nan, np.nan], [np.nan, np.nan]])},
+    )
+    z = np.random.default_rng(RNG_SEED).normal(0, 5, (4, 3))
+    shifted = checks.call(fn, z + np.array([[7.0, -3.0, 100.0]]))
+    checks.expect(
+        shifted,
+        checks.call(fn, z),
+        what="softmax(z + c) with a constant c per column (must equal softmax(z))",
+    )
+    checks.done()
+
+
+def dense_forward(fn: Function) -> None:
+    """z = W a_prev + b, returning (z, cache) with cache = (a_prev, W, b)."""
+    checks = Checks("dense_forward")
+    z, cache = _pair(checks, checks.call(fn, MAZUR_W1, MAZUR_B1, MAZUR_X), "dense_forward")
+    checks.expect(
+        z,
+        MAZUR_NET_H,
+        what="z for Mazur's hidden layer (net_h1, net_h2)",
+        variants={
+            "transposed": MAZUR_W1.T @ MAZUR_X + MAZUR_B1,
+            "elementwise_for_matmul": MAZUR_W1 * MAZUR_X + MAZUR_B1,
+        },
+        **PUBLISHED,
+    )
+    # A layer with 3 units, 2 inputs and a batch of 2 columns, worked by hand.
+    W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    b = np.array([[1.0], [0.0], [-1.0]])
+    a_prev = np.array([[1.0, -1.0], [2.0, 0.0]])
+    z, cache = _pair(checks, checks.call(fn, W, b, a_prev), "dense_forward")
+    checks.expect(
+        z,
+        np.array([[6.0, 0.0], [11.0, -3.0], [16.0, -6.0]]),
+        what="z for W (3, 2), b (3, 1), a_prev (2, 2)",
+    )
+    checks.expect(
+        cache,
+        (a_prev, W, b),
+        what="cache",
+        variants={"a_l_for_a_prev": (z, W, b)},
+    )
+    checks.done()
+
+
+def half_squared_error(fn: Function) -> None:
+    """C = mean over the columns of sum_j 1/2 (a_j - y_j)^2."""
+    checks = Checks("half_squared_error")
+    checks.expect(
+        checks.call(fn, MAZUR_OUT_O, MAZUR_Y),
+        MAZUR_E_TOTAL,
+        what="Mazur's E_total",
+        variants={"mean_over_units": MAZUR_E_TOTAL / 2},
+        rtol=1e-7,
+    )
+    a = np.array([[1.0, 0.0, 2.0], [3.0, 1.0, 2.0]])
+    y = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    # Per column: 1/2 (1 + 4) = 2.5, 0, 1/2 (4 + 4) = 4; their mean is 6.5 / 3.
+    checks.expect(
+        checks.call(fn, a, y),
+        6.5 / 3,
+        what="the cost of a batch of 3 columns",
+        variants={"sum_instead_of_mean": 6.5, "mean_over_units": 6.5 / 6},
+    )
+    checks.done()
+
+
+def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
+    """W^l (n_l, n_{l-1}) random, b^l (n_l, 1) zeros, reproducible from the seed."""
+    checks = Checks("init_params")
+    sizes = list(sizes)
+    params = checks.call(fn, sizes, 0)
+    keys = sorted(f"{p}{l}" for l in range(1, len(sizes)) for p in "Wb")
+    checks.require(
+        isinstance(params, dict) and sorted(params) == keys,
+        f"init_params({sizes}) should return a dict with keys {', '.join(keys)}, "
+        f"got {sorted(params) if isinstance(params, dict) else type(params).__name__}.",
+    )
+    for l in range(1, len(sizes)):
+        n_l, n_prev = sizes[l], sizes[l - 1]
+        W, b = params[f"W{l}"], params[f"b{l}"]
+        checks.require(
+            np.shape(W) == (n_l, n_prev),
+            f"W{l} should have shape (n_{l}, n_{l - 1}) = {(n_l, n_prev)}, has {np.shape(W)}.",
+            "transposed" if np.shape(W) == (n_prev, n_l) else None,
+        )
+        checks.require(
+            np.shape(b) == (n_l, 1),
+            f"b{l} should be a column of shape (n_{l}, 1) = {(n_l, 1)}, has {np.shape(b)}.",
+            "broadcast_n_n" if np.shape(b) == (n_l,) else None,
+        )
+        checks.require(not np.any(b), f"b{l} should start at zero.")
+    again = checks.call(fn, sizes, 0)
+    checks.require(
+        all(np.array_equal(params[k], again[k]) for k in params),
+        "init_params with the same seed should give the same parameters: "
+        "make the generator from the seed, np.random.default_rng(seed).",
+    )
+    other = checks.call(fn, sizes, 1)
+    checks.require(
+        not np.array_equal(params["W1"], other["W1"]) or params["W1"].size == 1,
+        "init_params with seeds 0 and 1 gave the same W1: use the seed.",
+    )
+    for scheme, gain in (("xavier", 1.0), ("he", 2.0)):
+        W = checks.call(fn, [400, 300], 0, scheme)["W1"]
+        want, got = np.sqrt(gain / 400), float(np.std(W))
+        checks.require(
+            abs(got - want) < 0.05 * want and abs(float(np.mean(W))) < 0.05 * want,
+            f'init_params([400, 300], 0, "{scheme}"): W1 should be drawn from N(0, {gain:g}/n_0),'
+            f" standard deviation {want:.4f}; its entries have mean {np.mean(W):.4f} "
+            f"and standard deviation {got:.4f}.",
+        )
+    small = checks.call(fn, [2, 2], 0, "xavier", np.float32)
+    checks.require(
+        small["W1"].dtype == np.float32 and small["b1"].dtype == np.float32,
+        f"init_params(..., dtype=np.float32) should give float32 arrays, "
+        f"got {small['W1'].dtype} and {small['b1'].dtype}.",
+    )
+    checks.done()
+
+
+def layer_forward(fn: Function) -> None:
+    """a = sigma(W a_prev + b), returning (a, LayerCache(a_prev, W, z, a, activation))."""
+    checks = Checks("layer_forward")
+    a, cache = _pair(
+        checks, checks.call(fn, MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid"), "layer_forward"
+    )
+    checks.expect(a, MAZUR_OUT_H, what="a for Mazur's hidden layer", **PUBLISHED)
+    expected_cache = LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid")
+    checks.expect(
+        cache,
+        expected_cache,
+        what="cache",
+        variants={"a_l_for_a_prev": expected_cache._replace(a_prev=MAZUR_OUT_H)},
+        **PUBLISHED,
+    )
+    W = np.array([[1.0, -1.0], [2.0, 0.0]])
+    b = np.array([[0.0], [-5.0]])
+    x = np.array([[1.0, 3.0], [2.0, 1.0]])
+    z = np.array([[-1.0, 2.0], [-3.0, 1.0]])  # W x + b, by hand
+    for activation, a_expected in (("relu", np.maximum(z, 0)), ("identity", z)):
+        a, _ = _pair(checks, checks.call(fn, W, b, x, activation), "layer_forward")
+        checks.expect(a, a_expected, what=f'a with activation "{activation}"')
+    checks.done()
+
+
+def forward(fn: Function) -> None:
+    """The L-layer forward pass: (a_L, caches), one cache per layer."""
+    checks = Checks("forward")
+    params = {"W1": MAZUR_W1, "b1": MAZUR_B1, "W2": MAZUR_W2, "b2": MAZUR_B2}
+    a_L, caches = _pair(checks, checks.call(fn, MAZUR_X, params, ["sigmoid", "sigmoid"]), "forward")
+    checks.expect(a_L, MAZUR_OUT_O, what="a^2 = (out_o1, out_o2) of Mazur's network", **PUBLISHED)
+    checks.require(
+        isinstance(caches, list) and len(caches) == 2,
+        f"caches should be a list with one cache per layer (2 here), got {caches!r:.80}.",
+    )
+    checks.expect(
+        caches[1][0],
+        MAZUR_OUT_H,
+        what="caches[1].a_prev, the input of layer 2 (= a^1)",
+        variants={"a_l_for_a_prev": MAZUR_OUT_O},
+        **PUBLISHED,
+    )
+    # A batch gives, column by column, what each example gives alone.
+    rng = np.random.default_rng(RNG_SEED)
+    params = {"W1": rng.normal(size=(4, 3)), "b1": rng.normal(size=(4, 1))}
+    params |= {"W2": rng.normal(size=(2, 4)), "b2": rng.normal(size=(2, 1))}
+    X = rng.normal(size=(3, 5))
+    A, _ = _pair(checks, checks.call(fn, X, params, ["relu", "identity"]), "forward")
+    columns = [
+        _pair(checks, checks.call(fn, X[:, [j]], params, ["relu", "identity"]), "forward")[0]
+        for j in range(5)
+    ]
+    checks.expect(
+        A,
+        np.hstack(columns),
+        what="forward on a batch of 5 columns (must equal each column's forward pass)",
+    )
+    checks.done()
+
+
+def _pair(checks: Checks, result: object, name: str) -> tuple:
+    checks.require(
+        isinstance(result, tuple) and len(result) == 2,
+        f"{name} should return a pair (output, cache), got {type(result).__name__}.",
+    )
+    return result  # type: ignore[return-value]
+
+
+def weight_shape(fn: Function) -> None:
+    """W^l is (n_l, n_{l-1})."""
+    checks = Checks("weight_shape")
+    for sizes, l, expected in (([784, 30, 10], 1, (30, 784)), ([784, 30, 10], 2, (10, 30))):
+        got = checks.call(fn, sizes, l)
+        checks.expect(
+            tuple(got) if isinstance(got, (list, tuple)) else got,
+            expected,
+            what=f"weight_shape({sizes}, {l})",
+            variants={"transposed": expected[::-1]},
+        )
+    checks.done()
+
+
+def parameter_count(fn: Function) -> None:
+    """Every weight and every bias, all layers together."""
+    checks = Checks("parameter_count")
+    # Mazur's 2-2-2 network: 4 + 2 in layer 1, 4 + 2 in layer 2.
+    checks.expect(checks.call(fn, [2, 2, 2]), 12, what="parameter_count([2, 2, 2])")
+    # 784 * 30 + 30 = 23550 and 30 * 10 + 10 = 310.
+    checks.expect(checks.call(fn, [784, 30, 10]), 23860, what="parameter_count([784, 30, 10])")
+    checks.done()

@@ -1,0 +1,279 @@
+"""Replaying recorded cases: how the graded version's hidden checks run.
+
+When an assignment is built, each hidden check draws random inputs, computes
+the expected results with the reference answers and embeds both, encoded, in
+the hidden part of the exercise's test cell. In the grading kernel,
+:func:`replay` decodes them, calls the student's function and compares, with
+the same messages as the visible checks. The reference is never imported.
+
+**Isolation.** An exercise may call earlier exercises (``forward`` calls
+``layer_forward``). A mistake should cost the points of its own exercise
+only, so while a case runs, each such dependency is replaced, in the
+student's namespace, by a stand-in that answers the calls the reference made
+with the results the reference got (recorded at build time). A call the
+recording does not cover goes to the student's own function.
+
+The encoding is JSON: arrays as base64 of their bytes, tuples, named tuples
+and dicts tagged; then zlib and base64, so a case fits on one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import contextlib
+import inspect
+import json
+import math
+import zlib
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any
+
+import numpy as np
+
+from backprop_course.checking import ATOL, RTOL, Checks, describe_call, quiet
+from backprop_course.engine import Value, make_value_class
+
+# -- encoding -------------------------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """A JSON-ready form of arrays, numbers, strings, tuples, lists and dicts."""
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return {
+            "ndarray": base64.b64encode(data.tobytes()).decode("ascii"),
+            "dtype": data.dtype.str,
+            "shape": list(data.shape),
+        }
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {"tuple": [encode(v) for v in value], "fields": list(value._fields)}
+    if isinstance(value, tuple):
+        return {"tuple": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"dict": {str(k): encode(v) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot encode {type(value).__name__} {value!r}")
+
+
+def decode(value: Any) -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "ndarray" in value:
+        raw = base64.b64decode(value["ndarray"])
+        array = np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
+        return array.copy()  # writable, like any array a student receives
+    if "tuple" in value:
+        items = [decode(v) for v in value["tuple"]]
+        if "fields" in value:
+            return collections.namedtuple("Record", value["fields"])(*items)
+        return tuple(items)
+    if "dict" in value:
+        return {k: decode(v) for k, v in value["dict"].items()}
+    if "callable" in value:
+        return _callable(value)
+    raise ValueError(f"unknown encoded value {value!r:.80}")
+
+
+def _callable(spec: Mapping[str, Any]) -> Callable[[float], float]:
+    """Functions of one number, described by data: polynomials and a few of math's."""
+    if spec["callable"] == "polynomial":
+        coefficients = list(spec["coefficients"])  # highest power first
+        return lambda x: float(np.polyval(coefficients, x))
+    return getattr(math, spec["callable"])
+
+
+def pack(cases: list[dict[str, Any]]) -> str:
+    """Cases -> one line of text for a test cell."""
+    text = json.dumps(cases, separators=(",", ":"), allow_nan=True)
+    return base64.b64encode(zlib.compress(text.encode(), 9)).decode("ascii")
+
+
+def unpack(text: str) -> list[dict[str, Any]]:
+    return json.loads(zlib.decompress(base64.b64decode(text)))
+
+
+# -- graphs of Values (lesson 02) -----------------------------------------------
+
+
+def build_graph(spec: Mapping[str, Any], value_class: type[Value]) -> list[Value]:
+    """The nodes of an encoded graph, in the encoded order (the root is last).
+
+    Each node is [data, parent indices, local derivatives, label, grad].
+    """
+    nodes: list[Value] = []
+    for data, parents, local_grads, label, grad in spec["nodes"]:
+        node = value_class(data, tuple(nodes[i] for i in parents), tuple(local_grads), "", label)
+        node.op = spec.get("ops", {}).get(str(len(nodes)), "")
+        node.grad = grad
+        nodes.append(node)
+    return nodes
+
+
+def _value_class(namespace: MutableMapping[str, Any]) -> type[Value]:
+    found = namespace.get("Value")
+    if isinstance(found, type) and issubclass(found, Value):
+        return found
+    return make_value_class(namespace)
+
+
+# -- running one case ------------------------------------------------------------
+
+
+def replay(function: Callable[..., Any], payload: str) -> None:
+    """Run every recorded case of ``function``; raise CheckFailed at the first wrong one."""
+    __tracebackhide__ = True
+    name = getattr(function, "__name__", "the function")
+    namespace = getattr(function, "__globals__", {})
+    checks = Checks(f"{name} (more cases)")
+    for case in unpack(payload):
+        run_case(checks, function, namespace, case)
+    checks.done()
+
+
+def run_case(
+    checks: Checks, function: Callable[..., Any], namespace: MutableMapping[str, Any], case: dict
+) -> None:
+    __tracebackhide__ = True
+    graph = build_graph(case["graph"], _value_class(namespace)) if "graph" in case else []
+    args = [_argument(a, graph) for a in case["args"]]
+    with isolated(namespace, case.get("isolate", {}), graph):
+        result = checks.call(function, *args, may_change_inputs=bool(graph))
+    observed = {
+        "return": lambda: result,
+        "grads": lambda: [node.grad for node in graph],
+        "data": lambda: [node.data for node in graph],
+    }[case.get("observe", "return")]()
+    checks.expect(
+        observed,
+        decode(case["expected"]),
+        what=case.get("what") or f"{function.__name__}{describe_call(tuple(args))}",
+        variants=[(key, decode(value)) for key, value in case.get("variants", [])],
+        rtol=case.get("rtol", RTOL),
+        atol=case.get("atol", ATOL),
+    )
+
+
+def _argument(encoded: Any, graph: list[Value]) -> Any:
+    """Decode an argument; {"node": i} is node i of the case's graph, {"nodes": [...]} several."""
+    if isinstance(encoded, dict) and "node" in encoded:
+        return graph[encoded["node"]]
+    if isinstance(encoded, dict) and "nodes" in encoded:
+        return [graph[i] for i in encoded["nodes"]]
+    return decode(encoded)
+
+
+# -- isolation ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def isolated(
+    namespace: MutableMapping[str, Any], recordings: Mapping[str, Any], graph: list[Value]
+) -> Iterator[None]:
+    """Swap each recorded dependency for its stand-in, and put everything back after."""
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in recordings}
+    try:
+        for name, recording in recordings.items():
+            own = saved[name] if saved[name] is not missing else None
+            namespace[name] = stand_in(name, recording, own, graph)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def stand_in(name: str, recording: Any, own: Any, graph: list[Value]) -> Any:
+    """What replaces dependency ``name`` while a case runs."""
+    if isinstance(recording, dict) and "table" in recording:
+        # A table of functions, such as ACTIVATIONS: a stand-in for each entry.
+        own_table = own if isinstance(own, Mapping) else {}
+        return {
+            key: stand_in(f"{name}[{key!r}]", calls, own_table.get(key), graph)
+            for key, calls in recording["table"].items()
+        }
+    if isinstance(recording, dict) and "order" in recording:
+        order = [graph[i] for i in recording["order"]]
+        return lambda root, *rest: (
+            list(order) if root is graph[-1] else _own(name, own)(root, *rest)
+        )
+    return Recorded(name, [(decode(a), decode(r)) for a, r in recording], own)
+
+
+def _own(name: str, own: Any) -> Callable[..., Any]:
+    if not callable(own):
+        raise NameError(f"{name} is not defined: run the cell that defines it")
+    return own
+
+
+class Recorded:
+    """A dependency that answers recorded calls with the recorded results."""
+
+    def __init__(self, name: str, calls: list[tuple[list, Any]], own: Any) -> None:
+        self.name, self.calls, self.own = name, calls, own
+        self.__name__ = name
+        try:
+            self.signature = inspect.signature(own) if callable(own) else None
+        except (TypeError, ValueError):
+            self.signature = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        positional = self._positional(args, kwargs)
+        for recorded_args, result in self.calls:
+            if positional is not None and _same(positional, recorded_args):
+                return _fresh(result)
+        return _own(self.name, self.own)(*args, **kwargs)
+
+    def _positional(self, args: tuple, kwargs: dict) -> list | None:
+        if not kwargs:
+            return list(args)
+        if self.signature is None:
+            return None
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            return None
+        bound.apply_defaults()
+        return list(bound.args)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal up to rounding: a student may compute an input in another valid order."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if np.shape(a) != np.shape(b):
+            return False
+        with quiet():
+            return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _fresh(result: Any) -> Any:
+    """A copy, so a student changing a returned array cannot change the recording."""
+    if isinstance(result, np.ndarray):
+        return result.copy()
+    if isinstance(result, tuple):
+        items = [_fresh(v) for v in result]
+        return type(result)(*items) if hasattr(result, "_fields") else tuple(items)
+    if isinstance(result, list):
+        return [_fresh(v) for v in result]
+    if isinstance(result, dict):
+        return {k: _fresh(v) for k, v in result.items()}
+    return result

@@ -49,6 +49,7 @@ __all__ = [
     "graph_nodes",
     "log_rule",
     "mul_rule",
+    "neuron_gradients",
     "numerical_derivative",
     "pow_rule",
     "relu_rule",
@@ -65,6 +66,17 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-6)
     (f(x + h) - f(x)) / h.
     """
     return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def neuron_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
+    """dC/dw and dC/db for one sigmoid neuron, by the chain rule by hand.
+
+    Shapes: scalars. The neuron computes z = w x + b and s = sigma(z); its cost
+    is C = 1/2 (s - y)^2. Returns (dC/dw, dC/db).
+    """
+    s = 1.0 / (1.0 + math.exp(-(w * x + b)))
+    dC_dz = (s - y) * s * (1.0 - s)  # dC/ds times ds/dz
+    return dC_dz * x, dC_dz  # dz/dw = x and dz/db = 1
 
 
 # -- the rules: result, then local derivatives (one per operand) ------------

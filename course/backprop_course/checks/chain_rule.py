@@ -1,0 +1,346 @@
+"""Visible checks for lesson 02, the chain rule: one function per exercise.
+
+Use them as ``check.mul_rule(mul_rule)`` after ``from backprop_course.checks
+import chain_rule as check``. Their oracles are finite differences, values
+worked by hand, micrograd's published example and the definition of a
+topological order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import ChainMap
+from collections.abc import Callable, Sequence
+
+from backprop_course.checking import CheckFailed, Checks, quiet
+from backprop_course.engine import Value, make_value_class
+
+Function = Callable[..., object]
+DIFFERENCE_STEP = 1e-6
+
+
+def _centred(f: Callable[[float], float], x: float, h: float = DIFFERENCE_STEP) -> float:
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def numerical_derivative(fn: Function) -> None:
+    """(f(x + h) - f(x - h)) / 2h."""
+    checks = Checks("numerical_derivative")
+    cube = lambda x: x**3  # noqa: E731
+    # (1.1^3 - 0.9^3) / 0.2 = (1.331 - 0.729) / 0.2 = 3.01; one-sided: 0.331 / 0.1 = 3.31.
+    checks.expect(
+        checks.call(fn, cube, 1.0, 0.1),
+        3.01,
+        what="numerical_derivative(x ** 3, 1.0, h=0.1)",
+        variants={"one_sided_difference": 3.31},
+        rtol=1e-9,
+    )
+    checks.expect(
+        checks.call(fn, math.sin, 0.3),
+        math.cos(0.3),
+        what="numerical_derivative(math.sin, 0.3) with the default h (cos 0.3 exactly)",
+        rtol=1e-8,
+    )
+    checks.done()
+
+
+def neuron_gradients(fn: Function) -> None:
+    """(dC/dw, dC/db) for C = 1/2 (sigma(w x + b) - y)^2."""
+    checks = Checks("neuron_gradients")
+    for w, b, x, y in ((0.5, -0.2, 1.5, 1.0), (-1.2, 0.3, 0.7, 0.0), (2.0, 1.0, -0.5, 0.25)):
+
+        def cost(w: float, b: float, x: float = x, y: float = y) -> float:
+            return 0.5 * (1 / (1 + math.exp(-(w * x + b))) - y) ** 2
+
+        expected = (
+            _centred(lambda t, b=b: cost(t, b), w),
+            _centred(lambda t, w=w: cost(w, t), b),
+        )
+        s = 1 / (1 + math.exp(-(w * x + b)))
+        checks.expect(
+            _pair(checks.call(fn, w, b, x, y)),
+            expected,
+            what=f"(dC/dw, dC/db) for w={w}, b={b}, x={x}, y={y}, against centred differences",
+            variants={
+                "missing_sigma_prime": ((s - y) * x, s - y),
+                "flipped_sign": (-expected[0], -expected[1]),
+            },
+            rtol=1e-6,
+        )
+    checks.done()
+
+
+def _rule_checks(
+    name: str,
+    fn: Function,
+    points: Sequence[tuple[float, ...]],
+    examples: Sequence[tuple[tuple[float, ...], object]],
+    variants: Callable[..., dict[str, object]] = lambda *args: {},
+) -> None:
+    """A rule's examples by hand, then its local derivatives against centred differences."""
+    checks = Checks(name)
+    for args, expected in examples:
+        checks.expect(
+            _rule_result(checks.call(fn, *args)),
+            expected,
+            what=f"{name}{args}",
+            variants=variants(*args),
+        )
+    for args in points:
+        _, local = _rule_result(checks.call(fn, *args))
+        operands = 1 if name == "pow_rule" else len(args)
+        numeric = []
+        for i in range(operands):
+
+            def moved(t: float, i: int = i, args: tuple = args) -> float:
+                return _rule_result(fn(*args[:i], t, *args[i + 1 :]))[0]
+
+            with quiet():
+                numeric.append(_centred(moved, args[i]))
+        checks.expect(
+            local,
+            tuple(numeric),
+            what=f"the local derivatives of {name}{args}, against centred differences",
+            variants=variants(*args) and {k: v[1] for k, v in variants(*args).items()},
+            rtol=1e-6,
+            atol=1e-8,
+        )
+    checks.done()
+
+
+def mul_rule(fn: Function) -> None:
+    """x * y, with (d/dx, d/dy) = (y, x)."""
+    _rule_checks(
+        "mul_rule",
+        fn,
+        points=[(1.5, -2.0), (0.3, 4.0)],
+        examples=[((3.0, -2.0), (-6.0, (-2.0, 3.0)))],
+        variants=lambda x, y: {"swapped_partials": (x * y, (x, y))},
+    )
+
+
+def pow_rule(fn: Function) -> None:
+    """x ** c for a constant c, with d/dx = c x^(c - 1)."""
+    _rule_checks(
+        "pow_rule",
+        fn,
+        points=[(1.7, 3.0), (2.5, -1.0), (4.0, 0.5)],
+        examples=[((2.0, 3.0), (8.0, (12.0,))), ((2.0, -1.0), (0.5, (-0.25,)))],
+        variants=lambda x, c: {"missing_power_factor": (x**c, (x ** (c - 1),))},
+    )
+
+
+def tanh_rule(fn: Function) -> None:
+    """tanh x, with d/dx = 1 - tanh(x)^2."""
+    _rule_checks(
+        "tanh_rule",
+        fn,
+        points=[(0.4,), (-1.3,), (2.2,)],
+        examples=[((0.0,), (0.0, (1.0,)))],
+        variants=lambda x: {"missing_sigma_prime": (math.tanh(x), (1.0,))},
+    )
+
+
+def relu_rule(fn: Function) -> None:
+    """max(0, x), with d/dx = 1 for x > 0, else 0 (0 at the kink)."""
+    _rule_checks(
+        "relu_rule",
+        fn,
+        points=[(0.8,), (-0.6,)],
+        examples=[((-2.0,), (0.0, (0.0,))), ((3.0,), (3.0, (1.0,))), ((0.0,), (0.0, (0.0,)))],
+    )
+
+
+def _rule_result(result: object) -> tuple[float, tuple[float, ...]]:
+    """(result, (local derivatives...)) with lists accepted as tuples."""
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise CheckFailed(
+            f"a rule should return a pair (result, local_derivatives), got {result!r:.80}"
+        )
+    value, local = result
+    if not isinstance(local, (tuple, list)):
+        raise CheckFailed(
+            f"the local derivatives should be a tuple, one per operand, such as (y, x) or "
+            f"(2 * x,), got {local!r:.80}"
+        )
+    return value, tuple(local)
+
+
+def _pair(result: object) -> object:
+    return tuple(result) if isinstance(result, list) else result
+
+
+# -- graphs -----------------------------------------------------------------------
+
+
+# The operations of the engine, as plain functions of numbers.
+_OPERATIONS: dict[str, Callable[..., float]] = {
+    "add": lambda x, y: x + y,
+    "mul": lambda x, y: x * y,
+    "pow": lambda x, c: x**c,
+    "exp": math.exp,
+    "log": math.log,
+    "tanh": math.tanh,
+    "sigmoid": lambda x: 0.5 * (1.0 + math.tanh(0.5 * x)),
+    "relu": lambda x: max(x, 0.0),
+}
+
+
+def _numeric_rule(operation: Callable[..., float], operands: int) -> Callable[..., object]:
+    """A rule whose local derivatives are centred differences of the operation itself."""
+
+    def rule(*args: float) -> tuple[float, tuple[float, ...]]:
+        local = []
+        for i in range(operands):
+
+            def moved(t: float, i: int = i) -> float:
+                return operation(*args[:i], t, *args[i + 1 :])
+
+            local.append(_centred(moved, args[i]))
+        return operation(*args), tuple(local)
+
+    return rule
+
+
+NUMERIC_RULES = {
+    f"{name}_rule": _numeric_rule(op, 2 if name in ("add", "mul") else 1)
+    for name, op in _OPERATIONS.items()
+}
+
+
+def _engine(fn: Function) -> type[Value]:
+    """A Value class running the student's backward pass and topological order on
+    local derivatives from finite differences: a wrong rule elsewhere cannot
+    make this exercise's check fail."""
+    return make_value_class(ChainMap(NUMERIC_RULES, getattr(fn, "__globals__", {})))
+
+
+def micrograd_example(V: type[Value]) -> tuple[Value, Value, Value]:
+    """micrograd's README example (karpathy/micrograd), written with this engine.
+
+    Returns (a, b, g); its README gives g = 24.7041, dg/da = 138.8338, dg/db = 645.5773.
+    """
+    a, b = V(-4.0, label="a"), V(2.0, label="b")
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.label = "g"
+    return a, b, g
+
+
+def _graph(V: type[Value], depth: int = 6) -> Value:
+    """A small graph whose nodes are used more than once: x feeds three paths."""
+    x, y = V(0.7, label="x"), V(-1.1, label="y")
+    h = x * y + x
+    out = h
+    for k in range(depth):
+        out = out * x + (h if k % 2 else y)
+    out.label = "out"
+    return out
+
+
+def _ancestors(root: Value) -> dict[int, Value]:
+    seen, stack = {}, [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            stack.extend(node.parents)
+    return seen
+
+
+def topological_order(fn: Function, roots: Sequence[Value] | None = None) -> None:
+    """Each node once, every node after its parents, the root last."""
+    checks = Checks("topological_order")
+    if roots is None:
+        V = _engine(fn)
+        leaf = V(2.0, label="leaf")
+        roots = [leaf, micrograd_example(V)[2], _graph(V)]
+    for root in roots:
+        order = checks.call(fn, root)
+        describe_root = f"the graph of {root!r}"
+        checks.require(
+            isinstance(order, list) and all(isinstance(node, Value) for node in order),
+            f"topological_order should return a list of the graph's Values, got {order!r:.80}",
+        )
+        expected = _ancestors(root)
+        ids = [id(node) for node in order]
+        checks.require(
+            len(ids) == len(set(ids)),
+            f"{describe_root}: a node appears more than once in the order "
+            "(remember which nodes you have visited).",
+        )
+        missing = len(set(expected) - set(ids))
+        checks.require(
+            missing == 0 and set(ids) <= set(expected),
+            f"{describe_root}: the order should hold the {len(expected)} nodes the root depends "
+            f"on; {missing} are missing and {len(set(ids) - set(expected))} do not belong.",
+        )
+        position = {node_id: i for i, node_id in enumerate(ids)}
+        late = [
+            (parent, node)
+            for node in order
+            for parent in node.parents
+            if position[id(parent)] > position[id(node)]
+        ]
+        checks.require(
+            not late,
+            f"{describe_root}: {late[0][0]!r} comes after {late[0][1]!r}, which is computed "
+            "from it. A node may only come after all of its parents."
+            if late
+            else "",
+        )
+        checks.require(order[-1] is root, f"{describe_root}: the root should come last.")
+    checks.done()
+
+
+def backward(fn: Function) -> None:
+    """Every node's gradient, by the chain rule in reverse topological order."""
+    checks = Checks("backward")
+    V = _engine(fn)
+    x = V(3.0, label="x")
+    square = x * x
+    checks.call(fn, square, may_change_inputs=True)
+    checks.expect(
+        x.grad,
+        6.0,
+        what="d(x * x)/dx at x = 3 (x is used twice)",
+        variants={"overwritten_gradient": 3.0},
+    )
+    a, b, g = micrograd_example(V)
+    checks.call(fn, g, may_change_inputs=True)
+    checks.expect(
+        (a.grad, b.grad),
+        (138.8338, 645.5773),
+        what="(dg/da, dg/db) for micrograd's README example",
+        rtol=1e-6,
+        atol=1e-4,
+    )
+    checks.expect(g.grad, 1.0, what="the root's own gradient dg/dg")
+    checks.done()
+
+
+def gradient_descent_step(fn: Function) -> None:
+    """w <- w - eta dC/dw for each leaf, in place."""
+    checks = Checks("gradient_descent_step")
+    V = _engine(fn)
+    w, b = V(2.0, label="w"), V(-1.0, label="b")
+    w.grad, b.grad = 0.5, -2.0
+    checks.call(fn, [w, b], 0.1, may_change_inputs=True)
+    checks.expect(
+        (w.data, b.data),
+        (1.95, -0.8),
+        what="(w, b) after one step with η = 0.1 from w = 2 (grad 0.5), b = -1 (grad -2)",
+        variants={"flipped_sign": (2.05, -1.2)},
+    )
+    checks.expect(
+        (w.grad, b.grad), (0.5, -2.0), what="the gradients (a step leaves them as they are)"
+    )
+    checks.done()

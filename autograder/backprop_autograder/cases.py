@@ -104,3 +104,35 @@ def random_params(rng: np.random.Generator, sizes: Sequence[int]) -> dict[str, n
         params[f"W{l}"] = rng.normal(0.0, 1.0, (sizes[l], sizes[l - 1]))
         params[f"b{l}"] = rng.normal(0.0, 1.0, (sizes[l], 1))
     return params
+
+
+class Polynomial:
+    """A polynomial that the reference can call and a case can encode."""
+
+    def __init__(self, coefficients: Sequence[float]) -> None:
+        self.coefficients = [float(c) for c in coefficients]  # highest power first
+        self.spec = {"callable": "polynomial", "coefficients": self.coefficients}
+
+    def __call__(self, x: float) -> float:
+        return float(np.polyval(self.coefficients, x))
+
+
+def graph_spec(order: Sequence[Any]) -> dict[str, Any]:
+    """Encode a graph of Values given in topological order (root last).
+
+    Each node becomes [data, parent indices, local derivatives, label, grad].
+    """
+    index = {id(node): i for i, node in enumerate(order)}
+    return {
+        "nodes": [
+            [
+                node.data,
+                [index[id(p)] for p in node.parents],
+                list(node.local_grads),
+                node.label,
+                node.grad,
+            ]
+            for node in order
+        ],
+        "ops": {str(i): node.op for i, node in enumerate(order) if node.op},
+    }

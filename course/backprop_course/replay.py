@@ -56,6 +56,8 @@ def encode(value: Any) -> Any:
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
     if isinstance(value, np.generic):
         return value.item()
+    if callable(value) and hasattr(value, "spec"):
+        return {"callable": value.spec["callable"], **value.spec}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot encode {type(value).__name__} {value!r}")

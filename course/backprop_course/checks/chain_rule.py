@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from backprop_course.checking import CheckFailed, Checks, quiet
 from backprop_course.engine import Value, make_value_class
+from backprop_course.replay import build_graph
 
 Function = Callable[..., object]
 DIFFERENCE_STEP = 1e-6
@@ -256,13 +257,15 @@ def _ancestors(root: Value) -> dict[int, Value]:
     return seen
 
 
-def topological_order(fn: Function, roots: Sequence[Value] | None = None) -> None:
-    """Each node once, every node after its parents, the root last."""
+def topological_order(fn: Function, graphs: Sequence[dict] = ()) -> None:
+    """Each node once, every node after its parents, the root last.
+
+    ``graphs``: more graphs to try, encoded as in :func:`backprop_course.replay.build_graph`.
+    """
     checks = Checks("topological_order")
-    if roots is None:
-        V = _engine(fn)
-        leaf = V(2.0, label="leaf")
-        roots = [leaf, micrograd_example(V)[2], _graph(V)]
+    V = _engine(fn)
+    roots = [V(2.0, label="leaf"), micrograd_example(V)[2], _graph(V)]
+    roots += [build_graph(spec, V)[-1] for spec in graphs]
     for root in roots:
         order = checks.call(fn, root)
         describe_root = f"the graph of {root!r}"

@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench clean
+.PHONY: help lab test lint bench assignments clean
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ lint: $(VENV)/.dev-installed  ## ruff lint only
 
 bench: $(VENV)/.dev-installed  ## benchmarks: batch vs per-example loop, share of time in GEMM
 	$(BIN)/python -m bench.run
+
+assignments: $(VENV)/.lab-installed  ## build the nbgrader assignments into build/nbgrader (SEED=..., COURSE_DIR=...)
+	$(BIN)/python -m backprop_autograder.build $(if $(SEED),--seed $(SEED),) $(if $(COURSE_DIR),--course-dir $(COURSE_DIR),)
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

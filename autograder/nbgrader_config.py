@@ -1,13 +1,13 @@
 """nbgrader configuration for the course (instructors).
 
-nbgrader reads this file when it runs from this folder. The assignment build
-and the grading command add their own settings on top of these.
+`make assignments` copies this file into the nbgrader course directory it
+builds (build/nbgrader by default); nbgrader reads it from there.
 """
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backprop"
-# Source notebooks are assembled into autograder/source/<assignment>/.
+# The course directory is where nbgrader runs: source/, release/, gradebook.db.
 c.CourseDirectory.root = "."
 # The stub students see in every exercise, as in course/.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

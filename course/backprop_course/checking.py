@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -323,6 +324,11 @@ def array_difference(got: Any, expected: np.ndarray, what: str, rtol: float, ato
     )
 
 
+def namespace_of(function: Callable[..., Any]) -> dict[str, Any]:
+    """The globals a function looks its names up in (through any decorator)."""
+    return getattr(inspect.unwrap(function), "__globals__", {})
+
+
 class Checks:
     """Counts the checks of one exercise and prints the one-line verdict.
 
@@ -341,6 +347,15 @@ class Checks:
     def call(self, function: Callable[..., Any], *args: Any, **options: Any) -> Any:
         __tracebackhide__ = True
         return call(function, *args, **options)
+
+    @staticmethod
+    def isolating(
+        function: Callable[..., Any], stand_ins: Mapping[str, Callable[[Any], Any]]
+    ) -> contextlib.AbstractContextManager[None]:
+        """Replace, in ``function``'s namespace, the earlier exercises it may call."""
+        from backprop_course.replay import isolated  # replay builds on this module
+
+        return isolated(namespace_of(function), stand_ins)
 
     def expect(self, got: Any, expected: Any, *, what: str, **options: Any) -> None:
         __tracebackhide__ = True

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop_course.checking import ATOL, RTOL, Checks, describe_call, quiet
+from backprop_course.checking import ATOL, RTOL, Checks, describe_call, namespace_of, quiet
 from backprop_course.engine import Value, make_value_class
 
 # -- encoding -------------------------------------------------------------------
@@ -134,7 +135,7 @@ def replay(function: Callable[..., Any], payload: str) -> None:
     """Run every recorded case of ``function``; raise CheckFailed at the first wrong one."""
     __tracebackhide__ = True
     name = getattr(function, "__name__", "the function")
-    namespace = getattr(function, "__globals__", {})
+    namespace = namespace_of(function)
     checks = Checks(f"{name} (more cases)")
     for case in unpack(payload):
         run_case(checks, function, namespace, case)
@@ -147,7 +148,7 @@ def run_case(
     __tracebackhide__ = True
     graph = build_graph(case["graph"], _value_class(namespace)) if "graph" in case else []
     args = [_argument(a, graph) for a in case["args"]]
-    with isolated(namespace, case.get("isolate", {}), graph):
+    with isolated(namespace, recorded_stand_ins(case.get("isolate", {}), graph)):
         result = checks.call(function, *args, may_change_inputs=bool(graph))
     observed = {
         "return": lambda: result,
@@ -178,15 +179,18 @@ def _argument(encoded: Any, graph: list[Value]) -> Any:
 
 @contextlib.contextmanager
 def isolated(
-    namespace: MutableMapping[str, Any], recordings: Mapping[str, Any], graph: list[Value]
+    namespace: MutableMapping[str, Any], stand_ins: Mapping[str, Callable[[Any], Any]]
 ) -> Iterator[None]:
-    """Swap each recorded dependency for its stand-in, and put everything back after."""
+    """Swap dependencies for stand-ins while the block runs, and put everything back.
+
+    ``stand_ins`` maps a name to a function that receives the student's own
+    object of that name (or None) and returns what replaces it.
+    """
     missing = object()
-    saved = {name: namespace.get(name, missing) for name in recordings}
+    saved = {name: namespace.get(name, missing) for name in stand_ins}
     try:
-        for name, recording in recordings.items():
-            own = saved[name] if saved[name] is not missing else None
-            namespace[name] = stand_in(name, recording, own, graph)
+        for name, make in stand_ins.items():
+            namespace[name] = make(None if saved[name] is missing else saved[name])
         yield
     finally:
         for name, value in saved.items():
@@ -196,21 +200,49 @@ def isolated(
                 namespace[name] = value
 
 
+def recorded_stand_ins(recordings: Mapping[str, Any], graph: list[Value]) -> dict[str, Any]:
+    """Stand-in makers for a case's encoded recordings."""
+    return {
+        name: functools.partial(stand_in, name, recording, graph=graph)
+        for name, recording in recordings.items()
+    }
+
+
 def stand_in(name: str, recording: Any, own: Any, graph: list[Value]) -> Any:
     """What replaces dependency ``name`` while a case runs."""
     if isinstance(recording, dict) and "table" in recording:
-        # A table of functions, such as ACTIVATIONS: a stand-in for each entry.
-        own_table = own if isinstance(own, Mapping) else {}
-        return {
-            key: stand_in(f"{name}[{key!r}]", calls, own_table.get(key), graph)
-            for key, calls in recording["table"].items()
-        }
+        calls = {key: _decoded(c) for key, c in recording["table"].items()}
+        return answers_table(name, calls)(own)
     if isinstance(recording, dict) and "order" in recording:
         order = [graph[i] for i in recording["order"]]
         return lambda root, *rest: (
             list(order) if root is graph[-1] else _own(name, own)(root, *rest)
         )
-    return Recorded(name, [(decode(a), decode(r)) for a, r in recording], own)
+    return Recorded(name, _decoded(recording), own)
+
+
+def _decoded(calls: list) -> list[tuple[list, Any]]:
+    return [(decode(args), decode(result)) for args, result in calls]
+
+
+def answers(name: str, calls: list[tuple[list, Any]]) -> Callable[[Any], Recorded]:
+    """A stand-in maker: answer these (arguments, result) calls, pass the rest on."""
+    return lambda own: Recorded(name, calls, own)
+
+
+def answers_table(
+    name: str, calls: Mapping[str, list[tuple[list, Any]]]
+) -> Callable[[Any], dict[str, Recorded]]:
+    """The same for a table of functions such as ACTIVATIONS, entry by entry."""
+
+    def make(own: Any) -> dict[str, Recorded]:
+        own_table = own if isinstance(own, Mapping) else {}
+        return {
+            key: Recorded(f"{name}[{key!r}]", entry_calls, own_table.get(key))
+            for key, entry_calls in calls.items()
+        }
+
+    return make
 
 
 def _own(name: str, own: Any) -> Callable[..., Any]:

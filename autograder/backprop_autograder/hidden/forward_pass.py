@@ -36,7 +36,8 @@ def sigmoid_prime(rng: Rng) -> list[dict]:
     cases = []
     for _ in range(3):
         z = columns(rng, *_shape(rng), scale=3.0)
-        cases.append(call_case(ref.sigmoid_prime, z, variants={"sigma_prime_of_a": z * (1 - z)}))
+        variants = {"sigma_prime_of_a": z * (1 - z)}
+        cases.append(call_case(ref.sigmoid_prime, z, isolate=["sigmoid"], variants=variants))
     return cases
 
 

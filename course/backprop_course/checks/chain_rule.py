@@ -12,7 +12,7 @@ import math
 from collections import ChainMap
 from collections.abc import Callable, Sequence
 
-from backprop_course.checking import CheckFailed, Checks, quiet
+from backprop_course.checking import CheckFailed, Checks, namespace_of, quiet
 from backprop_course.engine import Value, make_value_class
 from backprop_course.replay import build_graph
 
@@ -213,7 +213,7 @@ def _engine(fn: Function) -> type[Value]:
     """A Value class running the student's backward pass and topological order on
     local derivatives from finite differences: a wrong rule elsewhere cannot
     make this exercise's check fail."""
-    return make_value_class(ChainMap(NUMERIC_RULES, getattr(fn, "__globals__", {})))
+    return make_value_class(ChainMap(NUMERIC_RULES, namespace_of(fn)))
 
 
 def micrograd_example(V: type[Value]) -> tuple[Value, Value, Value]:
@@ -304,29 +304,51 @@ def topological_order(fn: Function, graphs: Sequence[dict] = ()) -> None:
     checks.done()
 
 
+def _tracking_engine(fn: Function, created: list[Value]) -> type[Value]:
+    """The checks' engine, also listing every node in the order it was made."""
+
+    class Tracked(_engine(fn)):  # type: ignore[misc, valid-type]
+        __slots__ = ()
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    return Tracked
+
+
 def backward(fn: Function) -> None:
     """Every node's gradient, by the chain rule in reverse topological order."""
     checks = Checks("backward")
-    V = _engine(fn)
-    x = V(3.0, label="x")
-    square = x * x
-    checks.call(fn, square, may_change_inputs=True)
-    checks.expect(
-        x.grad,
-        6.0,
-        what="d(x * x)/dx at x = 3 (x is used twice)",
-        variants={"overwritten_gradient": 3.0},
-    )
-    a, b, g = micrograd_example(V)
-    checks.call(fn, g, may_change_inputs=True)
-    checks.expect(
-        (a.grad, b.grad),
-        (138.8338, 645.5773),
-        what="(dg/da, dg/db) for micrograd's README example",
-        rtol=1e-6,
-        atol=1e-4,
-    )
-    checks.expect(g.grad, 1.0, what="the root's own gradient dg/dg")
+    created: list[Value] = []
+    V = _tracking_engine(fn, created)
+
+    def creation_order(root: Value) -> list[Value]:
+        # Nodes are made after their parents, so the order of making is topological.
+        wanted = _ancestors(root)
+        return [node for node in created if id(node) in wanted]
+
+    # Your backward calls your topological_order: a correct one stands in here.
+    with checks.isolating(fn, {"topological_order": lambda own: creation_order}):
+        x = V(3.0, label="x")
+        square = x * x
+        checks.call(fn, square, may_change_inputs=True)
+        checks.expect(
+            x.grad,
+            6.0,
+            what="d(x * x)/dx at x = 3 (x is used twice)",
+            variants={"overwritten_gradient": 3.0},
+        )
+        a, b, g = micrograd_example(V)
+        checks.call(fn, g, may_change_inputs=True)
+        checks.expect(
+            (a.grad, b.grad),
+            (138.8338, 645.5773),
+            what="(dg/da, dg/db) for micrograd's README example",
+            rtol=1e-6,
+            atol=1e-4,
+        )
+        checks.expect(g.grad, 1.0, what="the root's own gradient dg/dg")
     checks.done()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from backprop_course.checking import Checks, quiet
+from backprop_course.replay import answers, answers_table
 from backprop_course.structures import LayerCache
 
 Function = Callable[..., object]
@@ -66,19 +67,22 @@ def sigmoid_prime(fn: Function) -> None:
     z = np.random.default_rng(RNG_SEED).normal(0, 2, (3, 4))
     with quiet():
         numeric = _centred(_logistic, z)
-    checks.expect(
-        checks.call(fn, z),
-        numeric,
-        what="σ'(z) against centred differences of σ, z of shape (3, 4)",
-        variants={"sigma_prime_of_a": z * (1 - z)},
-        rtol=1e-7,
-    )
-    checks.expect(checks.call(fn, np.zeros((1, 1))), np.full((1, 1), 0.25), what="σ'(0)")
-    checks.expect(
-        checks.call(fn, np.array([[-1000.0, 1000.0]])),
-        np.zeros((1, 2)),
-        what="σ'(±1000) (must be finite: the curve is flat there)",
-    )
+    # Your sigmoid_prime may call your sigmoid: a correct one stands in for it
+    # here, so a mistake in sigmoid is not counted twice.
+    with checks.isolating(fn, {"sigmoid": lambda own: _logistic}):
+        checks.expect(
+            checks.call(fn, z),
+            numeric,
+            what="σ'(z) against centred differences of σ, z of shape (3, 4)",
+            variants={"sigma_prime_of_a": z * (1 - z)},
+            rtol=1e-7,
+        )
+        checks.expect(checks.call(fn, np.zeros((1, 1))), np.full((1, 1), 0.25), what="σ'(0)")
+        checks.expect(
+            checks.call(fn, np.array([[-1000.0, 1000.0]])),
+            np.zeros((1, 2)),
+            what="σ'(±1000) (must be finite: the curve is flat there)",
+        )
     checks.done()
 
 
@@ -243,28 +247,56 @@ def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
     checks.done()
 
 
+# Worked examples for the layer checks: Mazur's layers (his published values)
+# and a small layer worked by hand.
+MAZUR_NET_O = np.array([[1.105905967], [1.224921404]])
+HAND_W = np.array([[1.0, -1.0], [2.0, 0.0]])
+HAND_B = np.array([[0.0], [-5.0]])
+HAND_X = np.array([[1.0, 3.0], [2.0, 1.0]])
+HAND_Z = np.array([[-1.0, 2.0], [-3.0, 1.0]])  # W x + b
+HAND_RELU = np.array([[0.0, 2.0], [0.0, 1.0]])
+
+
+def _layer_stand_ins() -> dict[str, Callable[[object], object]]:
+    """Correct answers for the calls layer_forward makes on the worked examples."""
+    return {
+        "dense_forward": answers(
+            "dense_forward",
+            [
+                ([MAZUR_W1, MAZUR_B1, MAZUR_X], (MAZUR_NET_H, (MAZUR_X, MAZUR_W1, MAZUR_B1))),
+                ([HAND_W, HAND_B, HAND_X], (HAND_Z, (HAND_X, HAND_W, HAND_B))),
+            ],
+        ),
+        "ACTIVATIONS": answers_table(
+            "ACTIVATIONS",
+            {
+                "sigmoid": [([MAZUR_NET_H], MAZUR_OUT_H)],
+                "relu": [([HAND_Z], HAND_RELU)],
+                "identity": [([HAND_Z], HAND_Z)],
+            },
+        ),
+    }
+
+
 def layer_forward(fn: Function) -> None:
     """a = sigma(W a_prev + b), returning (a, LayerCache(a_prev, W, z, a, activation))."""
     checks = Checks("layer_forward")
-    a, cache = _pair(
-        checks, checks.call(fn, MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid"), "layer_forward"
-    )
-    checks.expect(a, MAZUR_OUT_H, what="a for Mazur's hidden layer", **PUBLISHED)
-    expected_cache = LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid")
-    checks.expect(
-        cache,
-        expected_cache,
-        what="cache",
-        variants={"a_l_for_a_prev": expected_cache._replace(a_prev=MAZUR_OUT_H)},
-        **PUBLISHED,
-    )
-    W = np.array([[1.0, -1.0], [2.0, 0.0]])
-    b = np.array([[0.0], [-5.0]])
-    x = np.array([[1.0, 3.0], [2.0, 1.0]])
-    z = np.array([[-1.0, 2.0], [-3.0, 1.0]])  # W x + b, by hand
-    for activation, a_expected in (("relu", np.maximum(z, 0)), ("identity", z)):
-        a, _ = _pair(checks, checks.call(fn, W, b, x, activation), "layer_forward")
-        checks.expect(a, a_expected, what=f'a with activation "{activation}"')
+    with checks.isolating(fn, _layer_stand_ins()):
+        result = checks.call(fn, MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid")
+        a, cache = _pair(checks, result, "layer_forward")
+        checks.expect(a, MAZUR_OUT_H, what="a for Mazur's hidden layer", **PUBLISHED)
+        expected_cache = LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid")
+        checks.expect(
+            cache,
+            expected_cache,
+            what="cache",
+            variants={"a_l_for_a_prev": expected_cache._replace(a_prev=MAZUR_OUT_H)},
+            **PUBLISHED,
+        )
+        for activation, a_expected in (("relu", HAND_RELU), ("identity", HAND_Z)):
+            result = checks.call(fn, HAND_W, HAND_B, HAND_X, activation)
+            a, _ = _pair(checks, result, "layer_forward")
+            checks.expect(a, a_expected, what=f'a with activation "{activation}"')
     checks.done()
 
 
@@ -272,34 +304,39 @@ def forward(fn: Function) -> None:
     """The L-layer forward pass: (a_L, caches), one cache per layer."""
     checks = Checks("forward")
     params = {"W1": MAZUR_W1, "b1": MAZUR_B1, "W2": MAZUR_W2, "b2": MAZUR_B2}
-    a_L, caches = _pair(checks, checks.call(fn, MAZUR_X, params, ["sigmoid", "sigmoid"]), "forward")
-    checks.expect(a_L, MAZUR_OUT_O, what="a^2 = (out_o1, out_o2) of Mazur's network", **PUBLISHED)
-    checks.require(
-        isinstance(caches, list) and len(caches) == 2,
-        f"caches should be a list with one cache per layer (2 here), got {caches!r:.80}.",
-    )
-    checks.expect(
-        caches[1][0],
-        MAZUR_OUT_H,
-        what="caches[1].a_prev, the input of layer 2 (= a^1)",
-        variants={"a_l_for_a_prev": MAZUR_OUT_O},
-        **PUBLISHED,
-    )
-    # A batch gives, column by column, what each example gives alone.
-    rng = np.random.default_rng(RNG_SEED)
-    params = {"W1": rng.normal(size=(4, 3)), "b1": rng.normal(size=(4, 1))}
-    params |= {"W2": rng.normal(size=(2, 4)), "b2": rng.normal(size=(2, 1))}
-    X = rng.normal(size=(3, 5))
-    A, _ = _pair(checks, checks.call(fn, X, params, ["relu", "identity"]), "forward")
-    columns = [
-        _pair(checks, checks.call(fn, X[:, [j]], params, ["relu", "identity"]), "forward")[0]
-        for j in range(5)
-    ]
-    checks.expect(
-        A,
-        np.hstack(columns),
-        what="forward on a batch of 5 columns (must equal each column's forward pass)",
-    )
+    layer_1 = LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid")
+    layer_2 = LayerCache(MAZUR_OUT_H, MAZUR_W2, MAZUR_NET_O, MAZUR_OUT_O, "sigmoid")
+    # A one-layer network worked by hand: z = [[1, -2]] x + 0.5.
+    one_W, one_b = np.array([[1.0, -2.0]]), np.array([[0.5]])
+    one_z = np.array([[-2.5, 1.5]])
+    one_layer = LayerCache(HAND_X, one_W, one_z, one_z, "identity")
+    stand_ins = {
+        "layer_forward": answers(
+            "layer_forward",
+            [
+                ([MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid"], (MAZUR_OUT_H, layer_1)),
+                ([MAZUR_W2, MAZUR_B2, MAZUR_OUT_H, "sigmoid"], (MAZUR_OUT_O, layer_2)),
+                ([one_W, one_b, HAND_X, "identity"], (one_z, one_layer)),
+            ],
+        )
+    }
+    with checks.isolating(fn, stand_ins):
+        result = checks.call(fn, MAZUR_X, params, ["sigmoid", "sigmoid"])
+        a_L, caches = _pair(checks, result, "forward")
+        checks.expect(
+            a_L, MAZUR_OUT_O, what="a^2 = (out_o1, out_o2) of Mazur's network", **PUBLISHED
+        )
+        checks.expect(
+            caches,
+            [layer_1, layer_2],
+            what="caches",
+            variants={"a_l_for_a_prev": [layer_1._replace(a_prev=MAZUR_OUT_H), layer_2]},
+            **PUBLISHED,
+        )
+        result = checks.call(fn, HAND_X, {"W1": one_W, "b1": one_b}, ["identity"])
+        a_L, caches = _pair(checks, result, "forward")
+        checks.expect(a_L, one_z, what="a^1 of a one-layer network (L = 1)")
+        checks.expect(caches, [one_layer], what="caches of the one-layer network")
     checks.done()
 
 

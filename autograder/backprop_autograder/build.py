@@ -1,0 +1,110 @@
+"""`make assignments`: build the nbgrader course directory, one assignment per lesson.
+
+The steps:
+
+1. make the course directory and put the course's ``nbgrader_config.py`` in it;
+2. assemble each lesson's source notebook (answers and hidden checks in place)
+   into ``source/<lesson>/<lesson>.ipynb``;
+3. run nbgrader's own ``generate_assignment`` on it, which writes the student
+   version to ``release/<lesson>/`` and records the assignment in the gradebook.
+
+    python -m backprop_autograder.build                      # every lesson, into build/nbgrader
+    python -m backprop_autograder.build 01_forward_pass --course-dir /srv/nbgrader/backprop --seed 7
+
+The seed decides the hidden checks' random cases: change it each term and the
+hidden values change with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+from backprop_autograder.assemble import DEFAULT_SEED, source_notebook
+from backprop_autograder.lessons import LESSONS, ROOT, Lesson, lesson
+
+CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+DEFAULT_COURSE_DIR = ROOT / "build" / "nbgrader"
+
+
+class BuildError(RuntimeError):
+    """A step of the build failed; the message says which and why."""
+
+
+def prepare_course_dir(course_dir: Path) -> None:
+    course_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CONFIG, course_dir / "nbgrader_config.py")
+
+
+def write_source(the_lesson: Lesson, course_dir: Path, seed: int) -> Path:
+    folder = course_dir / "source" / the_lesson.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{the_lesson.name}.ipynb"
+    nbformat.write(source_notebook(the_lesson, seed), path)
+    return path
+
+
+def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in the course directory; fail loudly with its output."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    done = subprocess.run(command, cwd=course_dir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BuildError(
+            f"`nbgrader {' '.join(args)}` failed in {course_dir} (exit {done.returncode}):\n"
+            + done.stdout[-3000:]
+            + done.stderr[-3000:]
+        )
+    return done
+
+
+def generate_assignment(the_lesson: Lesson, course_dir: Path) -> Path:
+    nbgrader(course_dir, "generate_assignment", the_lesson.name, "--force")
+    release = course_dir / "release" / the_lesson.name / f"{the_lesson.name}.ipynb"
+    if not release.exists():
+        raise BuildError(f"nbgrader reported success but wrote no {release}")
+    return release
+
+
+def total_points(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    return sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in nb.cells)
+
+
+def build(
+    lessons: Sequence[Lesson] = LESSONS,
+    course_dir: Path = DEFAULT_COURSE_DIR,
+    seed: int = DEFAULT_SEED,
+) -> list[Path]:
+    """Build the given lessons' assignments; return the release notebooks' paths."""
+    prepare_course_dir(course_dir)
+    releases = []
+    for the_lesson in lessons:
+        write_source(the_lesson, course_dir, seed)
+        releases.append(generate_assignment(the_lesson, course_dir))
+    return releases
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("lessons", nargs="*", help="lesson names (default: all)")
+    parser.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    chosen = [lesson(name) for name in args.lessons] or LESSONS
+    try:
+        releases = build(chosen, args.course_dir.resolve(), args.seed)
+    except (BuildError, ValueError) as err:
+        sys.exit(f"make assignments: {err}")
+    for path in releases:
+        print(f"{path.relative_to(args.course_dir.resolve())}: {total_points(path):g} points")
+    print(f"nbgrader course directory: {args.course_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -38,8 +38,8 @@ MISTAKES: dict[str, str] = {
     "multiplies by its derivative.",
     "sigma_prime_of_a": "σ' applied to a instead of z: σ'(z) = σ(z)(1 − σ(z)) takes the "
     "pre-activation z; writing z(1 − z) treats z as if it were already σ(z).",
-    "missing_1_over_m": "missing 1/m: the cost of a batch is the MEAN over its m examples, "
-    "so the gradient is divided by m.",
+    "missing_1_over_m": "missing 1/m: the cost of a batch is the MEAN over its m examples "
+    "(their sum divided by m), and so are its gradients.",
     "doubled_1_over_m": "1/m applied twice: divide by m once, where the examples are summed.",
     "bias_wrong_axis": "bias summed over the wrong axis: sum over the examples (axis=1, "
     "keepdims=True) to get an (n_l, 1) column.",
@@ -64,8 +64,6 @@ MISTAKES: dict[str, str] = {
     "swapped_partials": "local derivatives swapped: d(xy)/dx is y and d(xy)/dy is x, "
     "in the order of the operands.",
     "missing_power_factor": "missing the factor c of the power rule: d/dx x^c = c x^(c − 1).",
-    "sum_instead_of_mean": "sum instead of mean over the examples: the cost of a batch is "
-    "the mean of the per-example losses.",
     "mean_over_units": "averaged over the output units too: sum the half squared errors "
     "of a column's units, then average over the columns (examples).",
 }

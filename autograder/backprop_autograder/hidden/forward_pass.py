@@ -133,7 +133,7 @@ def half_squared_error(rng: Rng) -> list[dict]:
         n_L, m = int(rng.integers(1, 5)), int(rng.integers(2, 6))
         a, y = columns(rng, n_L, m), columns(rng, n_L, m)
         cost = ref.half_squared_error(a, y)
-        variants = {"sum_instead_of_mean": cost * m}
+        variants = {"missing_1_over_m": cost * m}
         if n_L > 1:
             variants["mean_over_units"] = cost / n_L
         cases.append(call_case(ref.half_squared_error, a, y, variants=variants))

@@ -188,7 +188,7 @@ def half_squared_error(fn: Function) -> None:
         checks.call(fn, a, y),
         6.5 / 3,
         what="the cost of a batch of 3 columns",
-        variants={"sum_instead_of_mean": 6.5, "mean_over_units": 6.5 / 6},
+        variants={"missing_1_over_m": 6.5, "mean_over_units": 6.5 / 6},
     )
     checks.done()
 

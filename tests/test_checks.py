@@ -1,0 +1,237 @@
+"""The visible checks and the hidden checks' replay, without nbgrader.
+
+Fast, in-process: the reference answers must pass every check quietly; each
+known mistake must fail its own exercise's checks, with the mistake named,
+and nobody else's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+import types
+
+import numpy as np
+import pytest
+from misconceptions import MISCONCEPTIONS, Misconception
+
+from backprop_autograder.assemble import hidden_code
+from backprop_autograder.lessons import LESSONS
+from backprop_course.checking import MISTAKES, CheckFailed, compare
+from backprop_course.engine import make_value_class
+from backprop_course.replay import decode, encode, pack, unpack
+from backprop_course.structures import LayerCache
+
+SEED = 11
+
+
+def exercises(lesson):
+    """The exercise names of a lesson: the public functions of its hidden-check module."""
+    hidden = lesson.hidden()
+    return sorted(
+        name
+        for name, obj in vars(hidden).items()
+        if callable(obj)
+        and getattr(obj, "__module__", "") == hidden.__name__
+        and not name.startswith("_")
+        and name != "random_graph"
+    )
+
+
+ALL = [(lesson, name) for lesson in LESSONS for name in exercises(lesson)]
+IDS = [f"{lesson.number}-{name}" for lesson, name in ALL]
+
+
+def student_namespace(lesson, overrides: str = "") -> dict:
+    """A notebook's namespace: the reference's answers, then the student's own code."""
+    namespace = dict(vars(lesson.reference()))
+    namespace.update(
+        np=np,
+        math=math,
+        LayerCache=LayerCache,
+        check=importlib.import_module(f"backprop_course.checks.{lesson.topic}"),
+    )
+    # Plain functions, as a notebook defines them (no argument checks around them).
+    for name, obj in list(namespace.items()):
+        if callable(obj) and hasattr(obj, "__wrapped__"):
+            namespace[name] = _rebind(obj.__wrapped__, namespace)
+        elif callable(obj) and getattr(obj, "__module__", "") == lesson.reference().__name__:
+            if hasattr(obj, "__code__"):
+                namespace[name] = _rebind(obj, namespace)
+    if lesson.topic == "chain_rule":
+        namespace["Value"] = make_value_class(namespace)
+    if lesson.topic == "forward_pass":
+        namespace["ACTIVATIONS"] = {
+            "sigmoid": lambda z: namespace["sigmoid"](z),
+            "tanh": np.tanh,
+            "relu": lambda z: namespace["relu"](z),
+            "identity": lambda z: z,
+        }
+    exec(overrides, namespace)
+    return namespace
+
+
+def _rebind(function, namespace):
+    """The same code, looking its global names up in ``namespace``."""
+    return types.FunctionType(
+        function.__code__, namespace, function.__name__, function.__defaults__
+    )
+
+
+def run_checks(namespace: dict, name: str, lesson) -> None:
+    """The test cell: the visible check, then the hidden one."""
+    exec(f"check.{name}({name})", namespace)
+    exec(hidden_code(name, lesson.hidden(), SEED), namespace)
+
+
+@pytest.mark.parametrize(("lesson", "name"), ALL, ids=IDS)
+def test_reference_answers_pass_quietly(lesson, name, capsys):
+    run_checks(student_namespace(lesson), name, lesson)
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert all(line.startswith("✔") for line in out.splitlines()), out
+    assert 1 <= len(out.splitlines()) <= 2
+
+
+@pytest.mark.parametrize(("lesson", "name"), ALL, ids=IDS)
+def test_an_unwritten_exercise_says_so(lesson, name):
+    stub = f"def {name}(*args, **kwargs):\n    raise NotImplementedError()\n"
+    namespace = student_namespace(lesson, stub)
+    with pytest.raises(CheckFailed, match="not written yet"):
+        exec(f"check.{name}({name})", namespace)
+    with pytest.raises(CheckFailed, match="not written yet"):
+        exec(hidden_code(name, lesson.hidden(), SEED), namespace)
+
+
+def _lesson(topic):
+    return next(lesson for lesson in LESSONS if lesson.topic == topic)
+
+
+@pytest.mark.parametrize("case", MISCONCEPTIONS, ids=[m.id for m in MISCONCEPTIONS])
+def test_a_known_mistake_is_named_by_the_visible_check(case: Misconception):
+    lesson = _lesson(case.topic)
+    namespace = student_namespace(lesson, case.source)
+    with pytest.raises(CheckFailed) as failure:
+        exec(f"check.{case.exercise}({case.exercise})", namespace)
+    assert MISTAKES[case.mistake] in str(failure.value)
+
+
+@pytest.mark.parametrize("case", MISCONCEPTIONS, ids=[m.id for m in MISCONCEPTIONS])
+def test_a_known_mistake_fails_the_hidden_check_too(case: Misconception):
+    lesson = _lesson(case.topic)
+    namespace = student_namespace(lesson, case.source)
+    with pytest.raises(CheckFailed):
+        exec(hidden_code(case.exercise, lesson.hidden(), SEED), namespace)
+
+
+@pytest.mark.parametrize("case", MISCONCEPTIONS, ids=[m.id for m in MISCONCEPTIONS])
+def test_a_known_mistake_costs_no_other_exercise(case: Misconception):
+    lesson = _lesson(case.topic)
+    namespace = student_namespace(lesson, case.source)
+    for name in exercises(lesson):
+        if name != case.exercise:
+            run_checks(namespace, name, lesson)
+
+
+def test_harmless_overflow_warnings_cost_nothing(capsys):
+    lesson = _lesson("forward_pass")
+    naive = "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
+    run_checks(student_namespace(lesson, naive), "sigmoid", lesson)
+    assert capsys.readouterr().err == ""
+
+
+def test_an_exception_in_student_code_is_reported_with_its_message():
+    lesson = _lesson("forward_pass")
+    broken = "def relu(z):\n    return np.maximum(z, 0) + undefined_name\n"
+    with pytest.raises(CheckFailed, match="NameError: name 'undefined_name'"):
+        exec("check.relu(relu)", student_namespace(lesson, broken))
+
+
+def test_equivalent_answers_pass():
+    lesson = _lesson("forward_pass")
+    other_ways = (
+        "def sigmoid(z):\n    return 0.5 * (1 + np.tanh(z / 2))\n"
+        "def softmax(z):\n"
+        "    return np.exp(z - np.log(np.sum(np.exp(z - z.max(0)), 0)) - z.max(0))\n"
+        "def relu_prime(z):\n    return np.where(z > 0, 1.0, 0.0)\n"
+        "def dense_forward(W, b, a_prev):\n"
+        "    return np.einsum('ij,jm->im', W, a_prev) + b, (a_prev, W, b)\n"
+        "def half_squared_error(a, y):\n    return 0.5 * np.sum((a - y) ** 2) / a.shape[1]\n"
+    )
+    namespace = student_namespace(lesson, other_ways)
+    for name in ("sigmoid", "softmax", "relu_prime", "dense_forward", "half_squared_error"):
+        run_checks(namespace, name, lesson)
+
+
+def test_a_micrograd_style_backward_passes():
+    lesson = _lesson("chain_rule")
+    micrograd_style = (
+        "def backward(root):\n"
+        "    root.grad = 1.0\n"
+        "    for node in reversed(topological_order(root)):\n"
+        "        for parent, local in zip(node.parents, node.local_grads):\n"
+        "            parent.grad += node.grad * local\n"
+        "def topological_order(root):\n"
+        "    order, seen = [], set()\n"
+        "    def visit(node):\n"
+        "        if id(node) not in seen:\n"
+        "            seen.add(id(node))\n"
+        "            for parent in node.parents:\n"
+        "                visit(parent)\n"
+        "            order.append(node)\n"
+        "    visit(root)\n"
+        "    return order\n"
+    )
+    namespace = student_namespace(lesson, micrograd_style)
+    for name in ("backward", "topological_order"):
+        run_checks(namespace, name, lesson)
+
+
+# -- the comparison and the encoding ------------------------------------------------
+
+
+def test_failure_names_shapes_worst_element_and_index():
+    expected = np.arange(6.0).reshape(2, 3)
+    got = expected.copy()
+    got[1, 2] = 9.5
+    with pytest.raises(CheckFailed) as failure:
+        compare(got, expected, what="z")
+    message = str(failure.value)
+    assert "(2, 3)" in message and "(1, 2)" in message
+    assert "expected 5" in message and "got 9.5" in message
+
+
+def test_shape_mismatch_names_both_shapes_and_broadcasting():
+    with pytest.raises(CheckFailed) as failure:
+        compare(np.ones((3, 3)), np.ones((3, 1)), what="z")
+    message = str(failure.value)
+    assert "(3, 1)" in message and "(3, 3)" in message
+    assert MISTAKES["broadcast_n_n"] in message
+
+
+def test_encoding_round_trips_exactly():
+    rng = np.random.default_rng(0)
+    value = {
+        "a": rng.normal(size=(3, 2)),
+        "f32": rng.normal(size=(2,)).astype(np.float32),
+        "pair": (1.5, [2, "x", None]),
+        "cache": LayerCache(rng.normal(size=(2, 1)), np.eye(2), np.zeros((2, 1)), 1.0, "relu"),
+        "extreme": np.array([np.inf, -np.inf, 1e-310]),
+    }
+    back = decode(unpack(pack([encode(value)]))[0])
+    compare(back, value, what="decoded", rtol=0, atol=0)
+    assert back["f32"].dtype == np.float32
+    assert back["cache"]._fields == LayerCache._fields
+
+
+def test_hidden_payload_holds_no_readable_reference_code():
+    for lesson, name in ALL:
+        code = hidden_code(name, lesson.hidden(), SEED)
+        assert "backprop_reference" not in code
+        assert len(code) < 20_000, f"{name}: hidden check of {len(code)} characters"
+
+
+def test_every_mistake_has_a_clear_message():
+    for key, text in MISTAKES.items():
+        assert re.match(r"^[^:]+: .{20,}", text), key

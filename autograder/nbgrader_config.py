@@ -7,8 +7,8 @@ builds (build/nbgrader by default); nbgrader reads it from there.
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backprop"
-# The course directory is where nbgrader runs: source/, release/, gradebook.db.
-c.CourseDirectory.root = "."
+# The course directory is the folder nbgrader runs in (its default root):
+# source/, release/, submitted/, autograded/, feedback/ and gradebook.db.
 # The stub students see in every exercise, as in course/.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

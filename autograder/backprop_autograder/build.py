@@ -18,6 +18,7 @@ hidden values change with it.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -50,10 +51,19 @@ def write_source(the_lesson: Lesson, course_dir: Path, seed: int) -> Path:
     return path
 
 
+def nbgrader_env(**extra: str) -> dict[str, str]:
+    """The environment for nbgrader: this Python's scripts first on PATH (nbgrader
+    runs `alembic` from PATH to set up its gradebook)."""
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", ""), **extra}
+
+
 def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run an nbgrader command in the course directory; fail loudly with its output."""
     command = [sys.executable, "-m", "nbgrader", *args]
-    done = subprocess.run(command, cwd=course_dir, capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise BuildError(
             f"`nbgrader {' '.join(args)}` failed in {course_dir} (exit {done.returncode}):\n"

@@ -8,6 +8,7 @@ library made unimportable for the grading kernels (I5).
 from __future__ import annotations
 
 import copy
+import itertools
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from misconceptions import MISCONCEPTIONS
 from nbclient import NotebookClient
 
 from backprop_autograder.assemble import (
@@ -28,7 +30,6 @@ from backprop_autograder.assemble import (
 from backprop_autograder.build import build, nbgrader_env
 from backprop_autograder.lessons import LESSONS
 from backprop_course.checking import MISTAKES
-from misconceptions import MISCONCEPTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +220,7 @@ def answer_fragments(lesson) -> list[str]:
                 ]
                 if len(body) == 1:
                     fragments.append(body[0])
-                fragments += [f"{a}\n{b}" for a, b in zip(body, body[1:], strict=False)]
+                fragments += [f"{a}\n{b}" for a, b in itertools.pairwise(body)]
     return fragments
 
 

@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
-    chosen = [lesson(name) for name in args.lessons] or LESSONS
     try:
+        chosen = [lesson(name) for name in args.lessons] or LESSONS
         releases = build(chosen, args.course_dir.resolve(), args.seed)
     except (BuildError, ValueError) as err:
         sys.exit(f"make assignments: {err}")

@@ -18,7 +18,7 @@ from matplotlib.patches import FancyBboxPatch
 from backprop_course.engine import GraphNode, Value, graph_nodes
 
 BOX_WIDTH, BOX_HEIGHT = 0.72, 0.62  # in data units: one column, one row = 1.0
-DUPLICATE_OFFSET = 0.14  # vertical gap between edges joining the same two nodes
+DUPLICATE_OFFSET = 0.2  # vertical gap between edges joining the same two nodes
 LEAF_COLOUR, OPERATION_COLOUR = "#dbe9f6", "#fdebd0"
 EDGE_COLOUR, LOCAL_COLOUR = "0.45", "#a02c2c"
 
@@ -65,7 +65,10 @@ def layout(nodes: list[GraphNode]) -> dict[int, Point]:
 
 def node_text(node: GraphNode) -> str:
     """Three lines: name (label and operation), value, gradient."""
-    name = " ".join(part for part in (node.label, node.op) if part) or "const"
+    if node.label and node.op:
+        name = f"{node.label} ({node.op})"
+    else:
+        name = node.label or node.op or "const"
     return f"{name}\ndata {node.value:.4g}\ngrad {node.grad:.4g}"
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from backprop_course.checks.chain_rule import micrograd_example
 from backprop_reference.chain_rule import (
     Value,
     gradient_descent_step,
@@ -18,24 +19,8 @@ from backprop_reference.chain_rule import (
 small = st.floats(-3, 3, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
 
 
-def micrograd_readme_expression(a: Value, b: Value) -> Value:
-    """The expression of micrograd's README (karpathy/micrograd), rewritten here."""
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return g
-
-
 def test_micrograd_readme_example():
-    a, b = Value(-4.0), Value(2.0)
-    g = micrograd_readme_expression(a, b)
+    a, b, g = micrograd_example(Value)  # the expression of micrograd's README
     g.backward()
     assert g.data == pytest.approx(24.7041, abs=1e-4)
     assert a.grad == pytest.approx(138.8338, abs=1e-4)
@@ -110,10 +95,9 @@ def test_numbers_combine_on_either_side(x, y):
 @given(x=small, y=small)
 def test_micrograd_expression_against_centred_differences(x, y):
     def plain(a, b):
-        return micrograd_readme_expression(Value(a), Value(b)).data
+        return micrograd_example(Value, a, b)[2].data
 
-    a, b = Value(x), Value(y)
-    g = micrograd_readme_expression(a, b)
+    a, b, g = micrograd_example(Value, x, y)
     assume(abs(x + y) > 1e-3 and abs(y - x) > 1e-3 and abs(g.data) < 1e8)  # relu kinks; f = 0
     g.backward()
     assert a.grad == pytest.approx(centred(lambda t: plain(t, y), x), rel=1e-5, abs=1e-6)
@@ -128,8 +112,7 @@ def test_reused_node_accumulates_from_every_path():
 
 
 def test_backward_twice_doubles_every_gradient_exactly():
-    a, b = Value(-4.0), Value(2.0)
-    g = micrograd_readme_expression(a, b)
+    _, _, g = micrograd_example(Value)
     g.backward()
     once = {id(n): n.grad for n in topological_order(g)}
     g.backward()

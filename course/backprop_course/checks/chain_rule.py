@@ -216,12 +216,15 @@ def _engine(fn: Function) -> type[Value]:
     return make_value_class(ChainMap(NUMERIC_RULES, namespace_of(fn)))
 
 
-def micrograd_example(V: type[Value]) -> tuple[Value, Value, Value]:
+def micrograd_example(
+    V: type[Value], a_value: float = -4.0, b_value: float = 2.0
+) -> tuple[Value, Value, Value]:
     """micrograd's README example (karpathy/micrograd), written with this engine.
 
-    Returns (a, b, g); its README gives g = 24.7041, dg/da = 138.8338, dg/db = 645.5773.
+    Returns (a, b, g); at a = -4, b = 2 its README gives g = 24.7041,
+    dg/da = 138.8338, dg/db = 645.5773.
     """
-    a, b = V(-4.0, label="a"), V(2.0, label="b")
+    a, b = V(a_value, label="a"), V(b_value, label="b")
     c = a + b
     d = a * b + b**3
     c += c + 1

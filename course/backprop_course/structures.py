@@ -5,6 +5,7 @@ They hold data only: no exercise's answer lives here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -25,3 +26,40 @@ class LayerCache(NamedTuple):
     z: np.ndarray
     a: np.ndarray
     activation: str
+
+
+class Loss(NamedTuple):
+    """A cost (the mean over the batch's columns) and its per-example gradient.
+
+    cost      (a (n_L, m), y (n_L, m)) -> float
+    gradient  (a (n_L, m), y (n_L, m)) -> (n_L, m), each column one example's
+              gradient with respect to a, not divided by m
+    softmax_cross_entropy takes the logits z in place of a.
+    """
+
+    name: str
+    cost: Callable[[np.ndarray, np.ndarray], float]
+    gradient: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class MultiplyAdds(NamedTuple):
+    """Multiply-adds to get dC/dW of one dense layer from dC/dz.
+
+    materialised  building J = dz/dW, shape (n_out, n_out * n_in), then v^T J
+    vjp           the vector-Jacobian product v a^T, without J
+    """
+
+    materialised: int
+    vjp: int
+
+    @property
+    def ratio(self) -> float:
+        """How many times more the materialised Jacobian costs."""
+        return self.materialised / self.vjp
+
+
+class EpochRecord(NamedTuple):
+    """One epoch of training: its number (1-based) and mean mini-batch cost."""
+
+    epoch: int
+    cost: float

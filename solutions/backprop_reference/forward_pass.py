@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backprop_course.structures import LayerCache
+from backprop_course.structures import LayerCache, Loss
 
 from ._shapes import as_float_array, check_column_batch, check_same_shape, check_shape, checked_by
 
@@ -214,19 +214,6 @@ def softmax_cross_entropy_gradient(z: Array, y: Array) -> Array:
     """
     _check_pair(z, y, "z")
     return softmax(z) * np.sum(y, axis=0, keepdims=True) - y
-
-
-class Loss(NamedTuple):
-    """A cost (mean over the batch) and its per-example gradient.
-
-    Both take the network output a^L and the targets y, shapes (n_L, m).
-    ``softmax_cross_entropy`` takes logits: use it with an ``identity``
-    output layer.
-    """
-
-    name: str
-    cost: Callable[[Array, Array], float]
-    gradient: Callable[[Array, Array], Array]
 
 
 LOSSES: dict[str, Loss] = {

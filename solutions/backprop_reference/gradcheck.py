@@ -16,28 +16,22 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._shapes import as_float_array, check_same_shape
 from .forward_pass import Params, get_loss
 from .forward_pass import forward as network_forward
+from .matrix_form import relative_error
 from .mini_batch import backprop_batch
+
+__all__ = [
+    "check_network_gradients",
+    "network_numerical_gradients",
+    "numerical_gradient",
+    "relative_error",
+]
 
 Array = np.ndarray
 
 GOOD = 1e-7
 WRONG = 1e-2
-
-
-def relative_error(a: Array | float, b: Array | float, eps: float = 1e-12) -> float:
-    """|a - b| / max(eps, |a| + |b|) with Euclidean norms. Shapes: a like b -> scalar.
-
-    Two exact zeros give 0. ``eps`` only guards that 0/0 case.
-    """
-    a = as_float_array("a", a)
-    b = as_float_array("b", b)
-    check_same_shape("a", a, "b", b)
-    diff = np.linalg.norm((a - b).ravel())
-    scale = np.linalg.norm(a.ravel()) + np.linalg.norm(b.ravel())
-    return float(diff / max(eps, scale))
 
 
 def numerical_gradient(f: Callable[[Array], float], x: Array, h: float = 1e-6) -> Array:

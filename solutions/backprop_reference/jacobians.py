@@ -15,16 +15,24 @@ are plain 2-D matrices. Weight matrices are flattened row by row
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
-from ._shapes import as_float_array, check_shape
+from backprop_course.structures import MultiplyAdds
+
+from ._shapes import as_float_array, check_shape, checked_by
 from .forward_pass import softmax
 
 Array = np.ndarray
 
 
+def _check_numerical_jacobian(f: Callable[[Array], Array], x: Array, h: float = 1e-6) -> None:
+    as_float_array("x", x)
+    if not callable(f):
+        raise ValueError(f"f must be a function of an array, got {type(f).__name__}")
+
+
+@checked_by(_check_numerical_jacobian)
 def numerical_jacobian(f: Callable[[Array], Array], x: Array, h: float = 1e-6) -> Array:
     """Jacobian of f at x by centred differences: (f(x + h e_j) - f(x - h e_j)) / 2h.
 
@@ -32,40 +40,44 @@ def numerical_jacobian(f: Callable[[Array], Array], x: Array, h: float = 1e-6) -
     both flattened row by row. x is not modified. The error is O(h^2) plus
     rounding of order eps/h; h = 1e-6 balances the two for float64.
     """
-    x = as_float_array("x", x)
-    base = np.array(x, dtype=np.float64, copy=True)
-    k = np.size(f(base.copy()))
-    J = np.empty((k, base.size))
-    flat = base.reshape(-1)
-    for j in range(base.size):
-        original = flat[j]
-        flat[j] = original + h
-        f_plus = np.asarray(f(base.copy()), dtype=np.float64).reshape(-1)
-        flat[j] = original - h
-        f_minus = np.asarray(f(base.copy()), dtype=np.float64).reshape(-1)
-        flat[j] = original
-        J[:, j] = (f_plus - f_minus) / (2 * h)
-    return J
+    x = np.array(x, dtype=np.float64)  # a copy: the caller's x stays as it is
+    columns = []
+    for j in range(x.size):
+        step = np.zeros(x.size)
+        step[j] = h
+        step = step.reshape(x.shape)
+        f_plus = np.ravel(f(x + step))
+        f_minus = np.ravel(f(x - step))
+        columns.append((f_plus - f_minus) / (2 * h))  # column j: d f / d x_j
+    return np.stack(columns, axis=1)
 
 
 # -- elementwise maps a = sigma(z): the Jacobian is diagonal ----------------
 
 
+def _check_column(sigma_prime: Callable[[Array], Array], z: Array) -> None:
+    check_shape("z", z, (None, 1), "(n, 1)")
+
+
+@checked_by(_check_column)
 def elementwise_jacobian(sigma_prime: Callable[[Array], Array], z: Array) -> Array:
     """Jacobian of an elementwise map a = sigma(z): diag(sigma'(z)).
 
     Shapes: z (n, 1) -> (n, n). Nielsen's Sigma'(z).
     """
-    check_shape("z", z, (None, 1), "(n, 1)")
     return np.diag(sigma_prime(z)[:, 0])
 
 
+def _check_vjp(v: Array, sigma_prime: Callable[[Array], Array], z: Array) -> None:
+    check_shape("v", v, np.shape(z), "like z")
+
+
+@checked_by(_check_vjp)
 def elementwise_vjp(v: Array, sigma_prime: Callable[[Array], Array], z: Array) -> Array:
     """v^T diag(sigma'(z)), as the column v * sigma'(z): n multiplications, not n^2.
 
     Shapes: v (n, m), z (n, m) -> (n, m). Works column by column for a batch.
     """
-    check_shape("v", v, np.shape(z), "like z")
     return v * sigma_prime(z)
 
 
@@ -78,6 +90,12 @@ def linear_jacobian_input(W: Array) -> Array:
     return np.array(W, copy=True)
 
 
+def _check_weights_and_input(W: Array, a: Array) -> None:
+    check_shape("W", W, (None, None), "(k, n)")
+    check_shape("a", a, (W.shape[1], 1), "(n, 1)")
+
+
+@checked_by(_check_weights_and_input)
 def linear_jacobian_weights(W: Array, a: Array) -> Array:
     """Jacobian of z = W a + b with respect to W, flattened row by row.
 
@@ -85,48 +103,63 @@ def linear_jacobian_weights(W: Array, a: Array) -> Array:
     row i holds a^T in columns i*n .. i*n + n - 1.
     Shapes: W (k, n), a (n, 1) -> (k, k * n).
     """
-    check_shape("W", W, (None, None), "(k, n)")
-    k, n = W.shape
-    check_shape("a", a, (n, 1), "(n, 1)")
+    k = W.shape[0]
+    # Row i holds a^T in the i-th block of n columns: np.kron lays the blocks out.
     return np.kron(np.eye(k), a.T)
 
 
+def _check_vjp_input(v: Array, W: Array) -> None:
+    check_shape("W", W, (None, None), "(k, n)")
+    check_shape("v", v, (W.shape[0], None), "(k, m)")
+
+
+@checked_by(_check_vjp_input)
 def linear_vjp_input(v: Array, W: Array) -> Array:
     """v^T (dz/da) = W^T v: the error passed back to the layer's input.
 
     Shapes: v (k, m), W (k, n) -> (n, m).
     """
-    check_shape("W", W, (None, None), "(k, n)")
-    check_shape("v", v, (W.shape[0], None), "(k, m)")
     return W.T @ v
 
 
+def _check_vjp_weights(v: Array, a: Array) -> None:
+    check_shape("v", v, (None, None), "(k, m)")
+    check_shape("a", a, (None, v.shape[1]), "(n, m)")
+
+
+@checked_by(_check_vjp_weights)
 def linear_vjp_weights(v: Array, a: Array) -> Array:
     """v^T (dz/dW), reshaped like W: the outer product v a^T (summed over columns).
 
     Shapes: v (k, m), a (n, m) -> (k, n). For one example this is BP4.
     """
-    check_shape("v", v, (None, None), "(k, m)")
-    check_shape("a", a, (None, v.shape[1]), "(n, m)")
     return v @ a.T
 
 
 # -- softmax: a dense Jacobian with a cheap VJP --------------------------------
 
 
+def _check_softmax_column(z: Array) -> None:
+    check_shape("z", z, (None, 1), "(k, 1)")
+
+
+@checked_by(_check_softmax_column)
 def softmax_jacobian(z: Array) -> Array:
     """Jacobian of s = softmax(z): diag(s) - s s^T. Shapes: z (k, 1) -> (k, k)."""
-    check_shape("z", z, (None, 1), "(k, 1)")
     s = softmax(z)
     return np.diag(s[:, 0]) - s @ s.T
 
 
+def _check_like(v: Array, z: Array) -> None:
+    check_shape("v", v, np.shape(z), "like z")
+
+
+@checked_by(_check_like)
 def softmax_vjp(v: Array, z: Array) -> Array:
     """v^T J_softmax(z) as a column: s * (v - s^T v), in O(k) instead of O(k^2).
 
     Shapes: v (k, m), z (k, m) -> (k, m). Works column by column for a batch.
     """
-    check_shape("v", v, np.shape(z), "like z")
     s = softmax(z)
     return s * (v - np.sum(s * v, axis=0, keepdims=True))
 
@@ -134,17 +167,13 @@ def softmax_vjp(v: Array, z: Array) -> Array:
 # -- what materialising would cost ----------------------------------------------
 
 
-class MultiplyAdds(NamedTuple):
-    """Multiply-adds to get dC/dW of one dense layer from dC/dz, one example."""
-
-    materialised: int  # build J = dz/dW, shape (n_out, n_out*n_in), then v^T J
-    vjp: int  # v a^T directly
-
-    @property
-    def ratio(self) -> float:
-        return self.materialised / self.vjp
+def _check_sizes(n_out: int, n_in: int, m: int = 1) -> None:
+    for name, n in (("n_out", n_out), ("n_in", n_in), ("m", m)):
+        if int(n) != n or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
 
 
+@checked_by(_check_sizes)
 def count_multiply_adds(n_out: int, n_in: int, m: int = 1) -> MultiplyAdds:
     """Count multiply-adds for dC/dW of a dense layer (n_out x n_in), over m examples.
 
@@ -154,7 +183,4 @@ def count_multiply_adds(n_out: int, n_in: int, m: int = 1) -> MultiplyAdds:
     The ratio is n_out: a 784 -> 256 layer pays 256 times more, and J alone
     holds 256 * 256 * 784 ~ 51 million numbers per example.
     """
-    for name, n in (("n_out", n_out), ("n_in", n_in), ("m", m)):
-        if int(n) != n or n < 1:
-            raise ValueError(f"{name} must be a positive integer, got {n!r}")
     return MultiplyAdds(materialised=m * n_out * n_out * n_in, vjp=m * n_out * n_in)

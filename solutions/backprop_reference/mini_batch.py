@@ -16,37 +16,57 @@ where the speed comes from (``make bench`` measures it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 
-from ._shapes import check_column_batch, check_shape
-from .forward_pass import Params, forward, get_loss, num_layers
+from backprop_course.structures import EpochRecord
+
+from ._shapes import check_column_batch, check_shape, checked_by
+from .forward_pass import LOSSES, Params, forward, get_loss, num_layers
 from .matrix_form import backprop, hidden_error, output_error
 
 Array = np.ndarray
 
 
+def _check_batch_weight_gradient(Delta: Array, A_prev: Array) -> None:
+    check_column_batch("Delta", Delta)
+    check_shape("A_prev", A_prev, (None, Delta.shape[1]), "(n_{l-1}, m): same m as Delta")
+
+
+@checked_by(_check_batch_weight_gradient)
 def batch_weight_gradient(Delta: Array, A_prev: Array) -> Array:
     """dC/dW^l = (1/m) Delta^l (A^{l-1})^T.
 
     Shapes: Delta (n_l, m), A_prev (n_{l-1}, m) -> (n_l, n_{l-1}).
     """
-    check_column_batch("Delta", Delta)
-    check_shape("A_prev", A_prev, (None, Delta.shape[1]), "(n_{l-1}, m): same m as Delta")
     # Divide the smaller factor: Delta is (n_l, m), the product (n_l, n_{l-1}).
     return (Delta / Delta.shape[1]) @ A_prev.T
 
 
+def _check_delta(Delta: Array) -> None:
+    check_column_batch("Delta", Delta)
+
+
+@checked_by(_check_delta)
 def batch_bias_gradient(Delta: Array) -> Array:
     """dC/db^l = (1/m) Delta^l 1: the mean over examples (columns, axis=1).
 
     Shapes: Delta (n_l, m) -> (n_l, 1).
     """
-    check_column_batch("Delta", Delta)
     return Delta.sum(axis=1, keepdims=True) / Delta.shape[1]
 
 
+def _check_batch(
+    X: Array, Y: Array, params: Mapping[str, Array], activations: Sequence[str], loss: str
+) -> None:
+    check_column_batch("X", X)
+    L = num_layers(params)
+    n_L = np.shape(params[f"W{L}"])[0]
+    check_shape("Y", Y, (n_L, X.shape[1]), "(n_L, m) like the output A^L")
+    get_loss(loss)
+
+
+@checked_by(_check_batch)
 def backprop_batch(
     X: Array,
     Y: Array,
@@ -64,19 +84,18 @@ def backprop_batch(
     No gradient is computed for the input X (nothing would use it).
     """
     A_L, caches = forward(X, params, activations)
-    check_shape("Y", Y, A_L.shape, "(n_L, m) like the output A^L")
-    L = num_layers(params)
-    grads: Params = {}
-    Delta = output_error(A_L, Y, caches[-1].z, activations[-1], loss)
-    for l in range(L, 0, -1):
+    grads = {}
+    Delta = output_error(A_L, Y, caches[-1].z, activations[-1], loss)  # (n_L, m)
+    for l in range(len(caches), 0, -1):
         cache = caches[l - 1]
         grads[f"W{l}"] = batch_weight_gradient(Delta, cache.a_prev)
         grads[f"b{l}"] = batch_bias_gradient(Delta)
         if l > 1:
             Delta = hidden_error(cache.W, Delta, caches[l - 2].z, activations[l - 2])
-    return grads, get_loss(loss).cost(A_L, Y)
+    return grads, LOSSES[loss].cost(A_L, Y)
 
 
+@checked_by(_check_batch)
 def backprop_loop(
     X: Array,
     Y: Array,
@@ -90,11 +109,8 @@ def backprop_loop(
     averages. Slow on purpose: it is the baseline the batch version is timed
     against. Shapes as in :func:`backprop_batch`.
     """
-    check_column_batch("X", X)
-    check_column_batch("Y", Y)
     m = X.shape[1]
-    check_shape("Y", Y, (None, m), "(n_L, m): same m as X")
-    totals: Params = {key: np.zeros_like(value) for key, value in params.items()}
+    totals = {key: np.zeros_like(value) for key, value in params.items()}
     total_cost = 0.0
     for i in range(m):
         grads, cost = backprop(X[:, i : i + 1], Y[:, i : i + 1], params, activations, loss)
@@ -113,6 +129,7 @@ def predict(X: Array, params: Mapping[str, Array], activations: Sequence[str]) -
     return np.argmax(A_L, axis=0)
 
 
+@checked_by(_check_batch)
 def evaluate(
     X: Array,
     Y: Array,
@@ -125,18 +142,33 @@ def evaluate(
     Shapes: X (n_0, m), Y (n_L, m) one-hot columns -> (cost, accuracy in [0, 1]).
     """
     A_L, _ = forward(X, params, activations)
-    check_shape("Y", Y, A_L.shape, "(n_L, m) like the output A^L")
     accuracy = float(np.mean(np.argmax(A_L, axis=0) == np.argmax(Y, axis=0)))
-    return get_loss(loss).cost(A_L, Y), accuracy
+    return LOSSES[loss].cost(A_L, Y), accuracy
 
 
-class EpochRecord(NamedTuple):
-    """One epoch of training: its number (1-based) and mean mini-batch cost."""
+def _check_sgd(
+    params: Mapping[str, Array],
+    X: Array,
+    Y: Array,
+    activations: Sequence[str],
+    loss: str,
+    *,
+    epochs: int,
+    batch_size: int,
+    eta: float,
+    momentum: float = 0.0,
+    seed: int | None = 0,
+    callback: Callable[[int, Params], None] | None = None,
+) -> None:
+    _check_batch(X, Y, params, activations, loss)
+    if epochs < 0 or batch_size < 1 or not 0.0 <= momentum < 1.0 or eta <= 0:
+        raise ValueError(
+            "need epochs >= 0, batch_size >= 1, eta > 0 and 0 <= momentum < 1; got "
+            f"epochs={epochs}, batch_size={batch_size}, eta={eta}, momentum={momentum}"
+        )
 
-    epoch: int
-    cost: float
 
-
+@checked_by(_check_sgd)
 def sgd(
     params: Mapping[str, Array],
     X: Array,
@@ -161,34 +193,26 @@ def sgd(
         p <- p + v
 
     Shapes: X (n_0, m), Y (n_L, m). ``params`` is not modified: the trained
-    parameters are returned with one :class:`EpochRecord` per epoch.
+    parameters are returned with one ``EpochRecord(epoch, cost)`` per epoch.
     ``callback(epoch, params)``, if given, runs after every epoch (for
     progress bars and learning curves). Same seed, same result.
     """
-    check_column_batch("X", X)
     m = X.shape[1]
-    check_shape("Y", Y, (None, m), "(n_L, m): same m as X")
-    if epochs < 0 or batch_size < 1 or not 0.0 <= momentum < 1.0 or eta <= 0:
-        raise ValueError(
-            "need epochs >= 0, batch_size >= 1, eta > 0 and 0 <= momentum < 1; got "
-            f"epochs={epochs}, batch_size={batch_size}, eta={eta}, momentum={momentum}"
-        )
     rng = np.random.default_rng(seed)
     params = {key: np.array(value, copy=True) for key, value in params.items()}
     velocity = {key: np.zeros_like(value) for key, value in params.items()}
-    history: list[EpochRecord] = []
+    history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(m)
-        costs = []
+        total_cost = 0.0
         for start in range(0, m, batch_size):
             batch = order[start : start + batch_size]
             grads, cost = backprop_batch(X[:, batch], Y[:, batch], params, activations, loss)
             for key, g in grads.items():
-                velocity[key] *= momentum
-                velocity[key] -= eta * g
-                params[key] += velocity[key]
-            costs.append(cost * len(batch))
-        history.append(EpochRecord(epoch, float(np.sum(costs) / m)))
+                velocity[key] = momentum * velocity[key] - eta * g
+                params[key] = params[key] + velocity[key]
+            total_cost += cost * len(batch)  # the batch's mean cost, weighted by its size
+        history.append(EpochRecord(epoch, total_cost / m))
         if callback is not None:
             callback(epoch, params)
     return params, history

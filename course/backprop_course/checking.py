@@ -64,6 +64,10 @@ MISTAKES: dict[str, str] = {
     "swapped_partials": "local derivatives swapped: d(xy)/dx is y and d(xy)/dy is x, "
     "in the order of the operands.",
     "missing_power_factor": "missing the factor c of the power rule: d/dx x^c = c x^(c − 1).",
+    "missing_diagonal": "the diagonal part is missing: ∂s_i/∂z_j = s_i (δ_ij − s_j), so the "
+    "Jacobian is diag(s) − s sᵀ, not −s sᵀ alone.",
+    "missing_momentum": "the velocity is not carried from step to step: v ← μ v − η g keeps "
+    "a fraction μ of the previous step.",
     "mean_over_units": "averaged over the output units too: sum the half squared errors "
     "of a column's units, then average over the columns (examples).",
 }
@@ -80,7 +84,7 @@ def mistake_line(key: str) -> str:
 
 def passed(name: str, count: int) -> None:
     """The one short line printed when every check of ``name`` passed."""
-    print(f"✔ {name}: all {count} checks passed.")
+    print(f"✔ {name}: " + ("the check passed." if count == 1 else f"all {count} checks passed."))
 
 
 # -- calling the student's function ---------------------------------------------
@@ -94,14 +98,17 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def call(function: Callable[..., Any], *args: Any, may_change_inputs: bool = False) -> Any:
+def call(
+    function: Callable[..., Any], *args: Any, may_change_inputs: bool = False, **kwargs: Any
+) -> Any:
     """Call a student's function; turn an exception or an input change into a message."""
     __tracebackhide__ = True
     name = getattr(function, "__name__", "the function")
-    before = None if may_change_inputs else copy.deepcopy(args)
+    before = None if may_change_inputs else copy.deepcopy((args, kwargs))
+    shown = describe_call(args, kwargs)
     try:
         with quiet():
-            result = function(*args)
+            result = function(*args, **kwargs)
     except NotImplementedError:
         raise CheckFailed(
             f"{name} is not written yet: replace `raise NotImplementedError()` "
@@ -110,22 +117,34 @@ def call(function: Callable[..., Any], *args: Any, may_change_inputs: bool = Fal
     except CheckFailed:
         raise
     except Exception as err:
-        raise CheckFailed(
-            f"{name}{describe_call(args)} raised {type(err).__name__}: {err}"
-        ) from err
-    for number, (now, then) in enumerate(zip(args, before or (), strict=False), start=1):
-        where = first_difference(now, then)
-        if where is not None:
+        raise CheckFailed(f"{name}{shown} raised {type(err).__name__}: {err}") from err
+    if before is not None:
+        changed = changed_argument(args, kwargs, *before)
+        if changed:
             raise CheckFailed(
-                f"{name}{describe_call(args)} changed argument {number}{where} in place.\n"
-                + mistake_line("mutated_input")
+                f"{name}{shown} changed {changed} in place.\n" + mistake_line("mutated_input")
             )
     return result
 
 
-def describe_call(args: tuple) -> str:
+def changed_argument(args: tuple, kwargs: dict, old_args: tuple, old_kwargs: dict) -> str:
+    """Which argument a call changed ("" if none), e.g. "argument 1['W1']"."""
+    for number, (now, then) in enumerate(zip(args, old_args, strict=True), start=1):
+        where = first_difference(now, then)
+        if where is not None:
+            return f"argument {number}{where}"
+    for key, then in old_kwargs.items():
+        where = first_difference(kwargs[key], then)
+        if where is not None:
+            return f"argument {key}{where}"
+    return ""
+
+
+def describe_call(args: tuple, kwargs: Mapping[str, Any] | None = None) -> str:
     """'(array of shape (2, 3), 0.5)': the arguments as shapes, for messages."""
-    return "(" + ", ".join(describe(a) for a in args) + ")"
+    parts = [describe(a) for a in args]
+    parts += [f"{key}={describe(value)}" for key, value in (kwargs or {}).items()]
+    return "(" + ", ".join(parts) + ")"
 
 
 def describe(value: Any) -> str:

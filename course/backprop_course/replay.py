@@ -225,9 +225,15 @@ def _decoded(calls: list) -> list[tuple[list, Any]]:
     return [(decode(args), decode(result)) for args, result in calls]
 
 
-def answers(name: str, calls: list[tuple[list, Any]]) -> Callable[[Any], Recorded]:
-    """A stand-in maker: answer these (arguments, result) calls, pass the rest on."""
-    return lambda own: Recorded(name, calls, own)
+def answers(
+    name: str, calls: list[tuple[list, Any]], rtol: float = 1e-9
+) -> Callable[[Any], Recorded]:
+    """A stand-in maker: answer these (arguments, result) calls, pass the rest on.
+
+    ``rtol``: how close arguments must be to a recorded call's (published
+    figures with 9 digits need about 1e-7).
+    """
+    return lambda own: Recorded(name, calls, own, rtol)
 
 
 def answers_table(
@@ -254,8 +260,10 @@ def _own(name: str, own: Any) -> Callable[..., Any]:
 class Recorded:
     """A dependency that answers recorded calls with the recorded results."""
 
-    def __init__(self, name: str, calls: list[tuple[list, Any]], own: Any) -> None:
-        self.name, self.calls, self.own = name, calls, own
+    def __init__(
+        self, name: str, calls: list[tuple[list, Any]], own: Any, rtol: float = 1e-9
+    ) -> None:
+        self.name, self.calls, self.own, self.rtol = name, calls, own, rtol
         self.__name__ = name
         try:
             self.signature = inspect.signature(own) if callable(own) else None
@@ -265,7 +273,7 @@ class Recorded:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         positional = self._positional(args, kwargs)
         for recorded_args, result in self.calls:
-            if positional is not None and _same(positional, recorded_args):
+            if positional is not None and _same(positional, recorded_args, self.rtol):
                 return _fresh(result)
         return _own(self.name, self.own)(*args, **kwargs)
 
@@ -282,17 +290,23 @@ class Recorded:
         return list(bound.args)
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Any, b: Any, rtol: float) -> bool:
     """Equal up to rounding: a student may compute an input in another valid order."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if np.shape(a) != np.shape(b):
             return False
         with quiet():
-            return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+            return bool(np.allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True))
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_same(x, y, rtol) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_same(a[k], b[k], rtol) for k in a)
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and (abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-12)
+        )
     try:
         return bool(a == b)
     except Exception:

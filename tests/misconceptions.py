@@ -124,4 +124,120 @@ MISCONCEPTIONS = [
         "def mul_rule(x, y):\n    return x * y, (x, y)\n",
         "swapped_partials",
     ),
+    Misconception(
+        "jacobians",
+        "linear_vjp_weights",
+        "def linear_vjp_weights(v, a):\n    return a @ v.T\n",
+        "transposed",
+    ),
+    Misconception(
+        "jacobians",
+        "elementwise_vjp",
+        "def elementwise_vjp(v, sigma_prime, z):\n    return v\n",
+        "missing_sigma_prime",
+    ),
+    Misconception(
+        "matrix_form",
+        "output_error",
+        "def output_error(a_L, y, z_L, activation, loss):\n"
+        "    return LOSSES[loss].gradient(a_L, y) * DERIVATIVES[activation](a_L)\n",
+        "sigma_prime_of_a",
+    ),
+    Misconception(
+        "matrix_form",
+        "hidden_error",
+        "def hidden_error(W_next, delta_next, z, activation):\n    return W_next.T @ delta_next\n",
+        "missing_sigma_prime",
+    ),
+    Misconception(
+        "matrix_form",
+        "weight_gradient",
+        "def weight_gradient(delta, a_prev):\n    return delta * a_prev\n",
+        "elementwise_for_matmul",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_descent_update",
+        "def gradient_descent_update(params, grads, eta):\n"
+        "    return {\n"
+        "        k: v + eta * grads[k] if k in grads else v.copy() for k, v in params.items()\n"
+        "    }\n",
+        "flipped_sign",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_descent_update",
+        "def gradient_descent_update(params, grads, eta):\n"
+        "    for key in grads:\n"
+        "        params[key] -= eta * grads[key]\n"
+        "    return dict(params)\n",
+        "mutated_input",
+    ),
+    Misconception(
+        "matrix_form",
+        "backprop",
+        "def backprop(x, y, params, activations, loss):\n"
+        "    a_L, caches = forward(x, params, activations)\n"
+        "    grads = {}\n"
+        "    delta = output_error(a_L, y, caches[-1].z, activations[-1], loss)\n"
+        "    for l in range(len(caches), 0, -1):\n"
+        "        cache = caches[l - 1]\n"
+        "        grads[f'W{l}'] = weight_gradient(delta, cache.a)\n"
+        "        grads[f'b{l}'] = bias_gradient(delta)\n"
+        "        if l > 1:\n"
+        "            delta = hidden_error(cache.W, delta, caches[l - 2].z, activations[l - 2])\n"
+        "    return grads, LOSSES[loss].cost(a_L, y)\n",
+        "a_l_for_a_prev",
+    ),
+    Misconception(
+        "mini_batch",
+        "batch_weight_gradient",
+        "def batch_weight_gradient(Delta, A_prev):\n    return Delta @ A_prev.T\n",
+        "missing_1_over_m",
+    ),
+    Misconception(
+        "mini_batch",
+        "batch_weight_gradient",
+        "def batch_weight_gradient(Delta, A_prev):\n"
+        "    m = Delta.shape[1]\n"
+        "    return (Delta / m) @ A_prev.T / m\n",
+        "doubled_1_over_m",
+    ),
+    Misconception(
+        "mini_batch",
+        "batch_bias_gradient",
+        "def batch_bias_gradient(Delta):\n    return Delta.mean(axis=0, keepdims=True)\n",
+        "bias_wrong_axis",
+    ),
+    Misconception(
+        "mini_batch",
+        "batch_bias_gradient",
+        "def batch_bias_gradient(Delta):\n    return Delta.mean(axis=1)\n",
+        "broadcast_n_n",
+    ),
+    Misconception(
+        "mini_batch",
+        "sgd",
+        "def sgd(params, X, Y, activations, loss, *, epochs, batch_size, eta, momentum=0.0,\n"
+        "        seed=0, callback=None):\n"
+        "    rng = np.random.default_rng(seed)\n"
+        "    params = {k: v.copy() for k, v in params.items()}\n"
+        "    history = []\n"
+        "    for epoch in range(1, epochs + 1):\n"
+        "        order = rng.permutation(X.shape[1])\n"
+        "        total = 0.0\n"
+        "        for start in range(0, X.shape[1], batch_size):\n"
+        "            batch = order[start:start + batch_size]\n"
+        "            grads, cost = backprop_batch(\n"
+        "                X[:, batch], Y[:, batch], params, activations, loss\n"
+        "            )\n"
+        "            for k in grads:\n"
+        "                params[k] = params[k] - eta * grads[k]\n"
+        "            total += cost * len(batch)\n"
+        "        history.append(EpochRecord(epoch, total / X.shape[1]))\n"
+        "        if callback is not None:\n"
+        "            callback(epoch, params)\n"
+        "    return params, history\n",
+        "missing_momentum",
+    ),
 ]

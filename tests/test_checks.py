@@ -8,6 +8,7 @@ and nobody else's.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import re
 import types
@@ -52,13 +53,14 @@ def student_namespace(lesson, overrides: str = "") -> dict:
         LayerCache=LayerCache,
         check=importlib.import_module(f"backprop_course.checks.{lesson.topic}"),
     )
-    # Plain functions, as a notebook defines them (no argument checks around them).
+    # The lesson's own functions, plain as a notebook defines them (no argument
+    # checks around them) and looking their names up in this namespace.
     for name, obj in list(namespace.items()):
-        if callable(obj) and hasattr(obj, "__wrapped__"):
-            namespace[name] = _rebind(obj.__wrapped__, namespace)
-        elif callable(obj) and getattr(obj, "__module__", "") == lesson.reference().__name__:
-            if hasattr(obj, "__code__"):
-                namespace[name] = _rebind(obj, namespace)
+        plain = inspect.unwrap(obj) if callable(obj) else None
+        if getattr(plain, "__module__", "") == lesson.reference().__name__ and hasattr(
+            plain, "__code__"
+        ):
+            namespace[name] = _rebind(plain, namespace)
     if lesson.topic == "chain_rule":
         namespace["Value"] = make_value_class(namespace)
     if lesson.topic == "forward_pass":
@@ -74,9 +76,11 @@ def student_namespace(lesson, overrides: str = "") -> dict:
 
 def _rebind(function, namespace):
     """The same code, looking its global names up in ``namespace``."""
-    return types.FunctionType(
+    rebound = types.FunctionType(
         function.__code__, namespace, function.__name__, function.__defaults__
     )
+    rebound.__kwdefaults__ = function.__kwdefaults__
+    return rebound
 
 
 def run_checks(namespace: dict, name: str, lesson) -> None:

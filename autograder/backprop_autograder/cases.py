@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop_course.replay import encode
+from backprop_course.replay import encode, make_callable
 
 
 class HiddenCode(str):
@@ -67,20 +67,24 @@ def recording(module: ModuleType, names: Sequence[str]) -> Iterator[dict[str, An
 def call_case(
     function: Callable[..., Any],
     *args: Any,
+    kwargs: dict[str, Any] | None = None,
     isolate: Sequence[str] = (),
-    variants: dict[str, Any] | None = None,
+    variants: dict[str, Any] | list[tuple[str, Any]] | None = None,
     what: str | None = None,
     **tolerances: float,
 ) -> dict[str, Any]:
     """Run the reference on ``args`` and record everything a hidden check needs."""
     module = inspect.getmodule(inspect.unwrap(function))
     with recording(module, isolate) as records:
-        expected = function(*copy.deepcopy(args))
+        expected = function(*copy.deepcopy(args), **copy.deepcopy(kwargs or {}))
     case = {"args": [encode(a) for a in args], "expected": encode(expected)}
+    if kwargs:
+        case["kwargs"] = encode(kwargs)
     if isolate:
         case["isolate"] = records
     if variants:
-        case["variants"] = [[key, encode(value)] for key, value in variants.items()]
+        pairs = variants.items() if isinstance(variants, dict) else variants
+        case["variants"] = [[key, encode(value)] for key, value in pairs]
     if what:
         case["what"] = what
     case.update(tolerances)
@@ -106,15 +110,20 @@ def random_params(rng: np.random.Generator, sizes: Sequence[int]) -> dict[str, n
     return params
 
 
-class Polynomial:
-    """A polynomial that the reference can call and a case can encode."""
+class Encoded:
+    """A function argument that the reference can call and a case can carry.
 
-    def __init__(self, coefficients: Sequence[float]) -> None:
-        self.coefficients = [float(c) for c in coefficients]  # highest power first
-        self.spec = {"callable": "polynomial", "coefficients": self.coefficients}
+    Made from data, ``Encoded(callable="cube_prime")`` or
+    ``Encoded(callable="polynomial", coefficients=[1, 0, 2])``, by the same
+    :func:`backprop_course.replay.make_callable` the grading kernel uses.
+    """
 
-    def __call__(self, x: float) -> float:
-        return float(np.polyval(self.coefficients, x))
+    def __init__(self, **spec: Any) -> None:
+        self.spec = spec
+        self.function = make_callable(spec)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
 
 
 def graph_spec(order: Sequence[Any]) -> dict[str, Any]:

@@ -33,7 +33,13 @@ class Lesson(NamedTuple):
         return importlib.import_module(f"backprop_autograder.hidden.{self.topic}")
 
 
-LESSONS = [Lesson("01", "forward_pass"), Lesson("02", "chain_rule")]
+LESSONS = [
+    Lesson("01", "forward_pass"),
+    Lesson("02", "chain_rule"),
+    Lesson("03", "jacobians"),
+    Lesson("04", "matrix_form"),
+    Lesson("05", "mini_batch"),
+]
 
 
 def lesson(name: str) -> Lesson:

@@ -58,7 +58,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if callable(value) and hasattr(value, "spec"):
-        return {"callable": value.spec["callable"], **value.spec}
+        return dict(value.spec)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot encode {type(value).__name__} {value!r}")
@@ -82,16 +82,24 @@ def decode(value: Any) -> Any:
     if "dict" in value:
         return {k: decode(v) for k, v in value["dict"].items()}
     if "callable" in value:
-        return _callable(value)
+        return make_callable(value)
     raise ValueError(f"unknown encoded value {value!r:.80}")
 
 
-def _callable(spec: Mapping[str, Any]) -> Callable[[float], float]:
-    """Functions of one number, described by data: polynomials and a few of math's."""
-    if spec["callable"] == "polynomial":
-        coefficients = list(spec["coefficients"])  # highest power first
-        return lambda x: float(np.polyval(coefficients, x))
-    return getattr(math, spec["callable"])
+# Functions a case can pass as an argument, described by data: {"callable": name, ...}.
+_MAKERS: dict[str, Callable[[Mapping[str, Any]], Callable[..., Any]]] = {
+    "polynomial": lambda spec: lambda x: float(np.polyval(spec["coefficients"], x)),
+    "tanh_prime": lambda spec: lambda z: 1.0 - np.tanh(z) ** 2,
+    "cube_prime": lambda spec: lambda z: 3.0 * np.asarray(z) ** 2,
+    "cube": lambda spec: lambda x: np.asarray(x) ** 3,
+    "tanh_of_linear": lambda spec: lambda x: np.tanh(np.asarray(spec["matrix"]) @ np.ravel(x)),
+}
+
+
+def make_callable(spec: Mapping[str, Any]) -> Callable[..., Any]:
+    """The function an encoded ``{"callable": ...}`` describes (else one of math's)."""
+    maker = _MAKERS.get(spec["callable"])
+    return maker(spec) if maker else getattr(math, spec["callable"])
 
 
 def pack(cases: list[dict[str, Any]]) -> str:
@@ -148,8 +156,9 @@ def run_case(
     __tracebackhide__ = True
     graph = build_graph(case["graph"], _value_class(namespace)) if "graph" in case else []
     args = [_argument(a, graph) for a in case["args"]]
+    kwargs = decode(case.get("kwargs", {"dict": {}}))
     with isolated(namespace, recorded_stand_ins(case.get("isolate", {}), graph)):
-        result = checks.call(function, *args, may_change_inputs=bool(graph))
+        result = checks.call(function, *args, may_change_inputs=bool(graph), **kwargs)
     observed = {
         "return": lambda: result,
         "grads": lambda: [node.grad for node in graph],
@@ -158,7 +167,7 @@ def run_case(
     checks.expect(
         observed,
         decode(case["expected"]),
-        what=case.get("what") or f"{function.__name__}{describe_call(tuple(args))}",
+        what=case.get("what") or f"{function.__name__}{describe_call(tuple(args), kwargs)}",
         variants=[(key, decode(value)) for key, value in case.get("variants", [])],
         rtol=case.get("rtol", RTOL),
         atol=case.get("atol", ATOL),

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from backprop_autograder.cases import HiddenCode, Polynomial, call_case, graph_spec
+from backprop_autograder.cases import Encoded, HiddenCode, call_case, graph_spec
 from backprop_course.replay import encode
 from backprop_reference import chain_rule as ref
 
@@ -25,7 +25,7 @@ def _numbers(rng: Rng, count: int, low: float = -2.0, high: float = 2.0) -> list
 def numerical_derivative(rng: Rng) -> list[dict]:
     cases = []
     for h in (0.1, 0.01, 1e-3):
-        f = Polynomial(_numbers(rng, 4))
+        f = Encoded(callable="polynomial", coefficients=_numbers(rng, 4))
         (x,) = _numbers(rng, 1)
         one_sided = (f(x + h) - f(x)) / h
         cases.append(

@@ -192,7 +192,13 @@ def backprop(fn: Function) -> None:
         grads,
         expected,
         what="the gradients of Mazur's network",
-        variants={"a_l_for_a_prev": {**expected, "W2": MAZUR_DELTA_2 @ MAZUR_OUT_O.T}},
+        variants={
+            "a_l_for_a_prev": {
+                **expected,
+                "W1": MAZUR_DELTA_1 @ MAZUR_OUT_H.T,
+                "W2": MAZUR_DELTA_2 @ MAZUR_OUT_O.T,
+            }
+        },
         **PUBLISHED,
     )
     checks.expect(cost, MAZUR_E_TOTAL, what="the cost E_total", **PUBLISHED)
@@ -209,6 +215,7 @@ def gradient_descent_update(fn: Function) -> None:
         updated,
         {"W1": np.array([[0.95, 2.1]]), "b1": np.array([[0.5]])},
         what="one step with η = 0.5 (b1 has no gradient: it stays)",
+        variants={"flipped_sign": {"W1": np.array([[1.05, 1.9]]), "b1": np.array([[0.5]])}},
     )
     checks.require(updated is not params, "gradient_descent_update should return a NEW dict.")
     new = checks.call(fn, MAZUR_PARAMS, {"W1": MAZUR_DW1, "W2": MAZUR_DW2}, 0.5)

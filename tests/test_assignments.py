@@ -259,6 +259,7 @@ def test_no_answer_and_no_hidden_check_reaches_students(course_dir, lesson):
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_source_notebook_runs_in_a_fresh_kernel_quickly(course_dir, lesson, shadow, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(shadow))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # as nbgrader sets it
     nb = read(course_dir / "source" / lesson.name / f"{lesson.name}.ipynb")
     client = NotebookClient(nb, timeout=60, kernel_name="python3", resources={})
     with client.setup_kernel():

@@ -146,20 +146,7 @@ def evaluate(
     return LOSSES[loss].cost(A_L, Y), accuracy
 
 
-def _check_sgd(
-    params: Mapping[str, Array],
-    X: Array,
-    Y: Array,
-    activations: Sequence[str],
-    loss: str,
-    *,
-    epochs: int,
-    batch_size: int,
-    eta: float,
-    momentum: float = 0.0,
-    seed: int | None = 0,
-    callback: Callable[[int, Params], None] | None = None,
-) -> None:
+def _check_sgd(params, X, Y, activations, loss, *, epochs, batch_size, eta, momentum=0.0, **_):
     _check_batch(X, Y, params, activations, loss)
     if epochs < 0 or batch_size < 1 or not 0.0 <= momentum < 1.0 or eta <= 0:
         raise ValueError(

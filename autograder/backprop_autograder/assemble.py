@@ -192,10 +192,28 @@ def hidden_code(name: str, hidden: ModuleType, seed: int) -> str:
 
 
 def add_hidden_checks(nb: nbformat.NotebookNode, hidden: ModuleType, seed: int) -> None:
+    """Wrap every test cell for partial credit and append its hidden checks.
+
+    A hidden region before the visible check opens a grading session (see
+    :mod:`backprop_course.grading`); the one after runs the hidden cases and
+    ends with the points earned, the cell's value, which nbgrader takes as
+    the cell's partial credit.
+    """
     for cell in nb.cells:
         if is_test(cell):
-            code = hidden_code(tested_name(cell), hidden, seed)
-            cell.source = f"{cell.source}\n{BEGIN_HIDDEN}\n{code}\n{END_HIDDEN}"
+            name = tested_name(cell)
+            points = nbgrader_meta(cell)["points"]
+            opening = (
+                "from backprop_course import grading as _grading\n"
+                f'_grading.begin("{name}", points={points})'
+            )
+            closing = (
+                f"_grading.hidden_part()\n{hidden_code(name, hidden, seed)}\n_grading.finish()"
+            )
+            cell.source = (
+                f"{BEGIN_HIDDEN}\n{opening}\n{END_HIDDEN}\n{cell.source}\n"
+                f"{BEGIN_HIDDEN}\n{closing}\n{END_HIDDEN}"
+            )
 
 
 def source_notebook(the_lesson: Lesson, seed: int = DEFAULT_SEED) -> nbformat.NotebookNode:

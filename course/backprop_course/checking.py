@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -74,7 +75,17 @@ MISTAKES: dict[str, str] = {
 
 
 class CheckFailed(AssertionError):
-    """A check found a wrong answer; the message says what and where."""
+    """A check found a wrong answer; the message says what and where.
+
+    ``what`` names the failed check without any expected value (it may be
+    shown for hidden checks); ``mistake`` is the key of the recognised
+    mistake in :data:`MISTAKES`, if any.
+    """
+
+    def __init__(self, message: str, what: str | None = None, mistake: str | None = None):
+        super().__init__(message)
+        self.what = what or message.splitlines()[0]
+        self.mistake = mistake
 
 
 def mistake_line(key: str) -> str:
@@ -92,8 +103,13 @@ def passed(name: str, count: int) -> None:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Silence warnings: a harmless overflow warning must never cost points."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    """Silence warnings and stderr: a harmless warning must never cost points
+    (nbgrader gives 0 to a test cell that writes to stderr)."""
+    with (
+        warnings.catch_warnings(),
+        np.errstate(all="ignore"),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
         yield
 
@@ -112,7 +128,8 @@ def call(
     except NotImplementedError:
         raise CheckFailed(
             f"{name} is not written yet: replace `raise NotImplementedError()` "
-            "with your code, run its cell, then this check again."
+            "with your code, run its cell, then this check again.",
+            what=f"{name} is not written yet",
         ) from None
     except CheckFailed:
         raise
@@ -122,7 +139,9 @@ def call(
         changed = changed_argument(args, kwargs, *before)
         if changed:
             raise CheckFailed(
-                f"{name}{shown} changed {changed} in place.\n" + mistake_line("mutated_input")
+                f"{name}{shown} changed {changed} in place.\n" + mistake_line("mutated_input"),
+                what=f"{name}{shown} changed {changed} in place",
+                mistake="mutated_input",
             )
     return result
 
@@ -212,7 +231,11 @@ def compare(
     if problem is None:
         return
     diagnosis = diagnose(got, expected, variants or {}, rtol, atol)
-    raise CheckFailed(problem + (f"\n{mistake_line(diagnosis)}" if diagnosis else ""))
+    raise CheckFailed(
+        problem + (f"\n{mistake_line(diagnosis)}" if diagnosis else ""),
+        what=f"{what} is not right",
+        mistake=diagnosis,
+    )
 
 
 def diagnose(got: Any, expected: Any, variants: Variants, rtol: float, atol: float) -> str | None:
@@ -382,7 +405,9 @@ class Checks:
     def require(self, condition: bool, message: str, mistake: str | None = None) -> None:
         __tracebackhide__ = True
         if not condition:
-            raise CheckFailed(message + (f"\n{mistake_line(mistake)}" if mistake else ""))
+            raise CheckFailed(
+                message + (f"\n{mistake_line(mistake)}" if mistake else ""), mistake=mistake
+            )
         self.count += 1
 
     def done(self) -> None:

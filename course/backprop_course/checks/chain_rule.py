@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from backprop_course.checking import CheckFailed, Checks, namespace_of, quiet
 from backprop_course.engine import Value, make_value_class
+from backprop_course.grading import exercise_check
 from backprop_course.replay import build_graph
 
 Function = Callable[..., object]
@@ -24,6 +25,7 @@ def _centred(f: Callable[[float], float], x: float, h: float = DIFFERENCE_STEP) 
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+@exercise_check
 def numerical_derivative(fn: Function) -> None:
     """(f(x + h) - f(x - h)) / 2h."""
     checks = Checks("numerical_derivative")
@@ -45,6 +47,7 @@ def numerical_derivative(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def neuron_gradients(fn: Function) -> None:
     """(dC/dw, dC/db) for C = 1/2 (sigma(w x + b) - y)^2."""
     checks = Checks("neuron_gradients")
@@ -109,6 +112,7 @@ def _rule_checks(
     checks.done()
 
 
+@exercise_check
 def mul_rule(fn: Function) -> None:
     """x * y, with (d/dx, d/dy) = (y, x)."""
     _rule_checks(
@@ -120,6 +124,7 @@ def mul_rule(fn: Function) -> None:
     )
 
 
+@exercise_check
 def pow_rule(fn: Function) -> None:
     """x ** c for a constant c, with d/dx = c x^(c - 1)."""
     _rule_checks(
@@ -131,6 +136,7 @@ def pow_rule(fn: Function) -> None:
     )
 
 
+@exercise_check
 def tanh_rule(fn: Function) -> None:
     """tanh x, with d/dx = 1 - tanh(x)^2."""
     _rule_checks(
@@ -142,6 +148,7 @@ def tanh_rule(fn: Function) -> None:
     )
 
 
+@exercise_check
 def relu_rule(fn: Function) -> None:
     """max(0, x), with d/dx = 1 for x > 0, else 0 (0 at the kink)."""
     _rule_checks(
@@ -260,6 +267,7 @@ def _ancestors(root: Value) -> dict[int, Value]:
     return seen
 
 
+@exercise_check
 def topological_order(fn: Function, graphs: Sequence[dict] = ()) -> None:
     """Each node once, every node after its parents, the root last.
 
@@ -320,6 +328,7 @@ def _tracking_engine(fn: Function, created: list[Value]) -> type[Value]:
     return Tracked
 
 
+@exercise_check
 def backward(fn: Function) -> None:
     """Every node's gradient, by the chain rule in reverse topological order."""
     checks = Checks("backward")
@@ -355,6 +364,7 @@ def backward(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def gradient_descent_step(fn: Function) -> None:
     """w <- w - eta dC/dw for each leaf, in place."""
     checks = Checks("gradient_descent_step")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from backprop_course.checking import Checks, quiet
+from backprop_course.grading import exercise_check
 from backprop_course.replay import answers, answers_table
 from backprop_course.structures import LayerCache
 
@@ -43,6 +44,7 @@ def _centred(f: Callable[[np.ndarray], np.ndarray], z: np.ndarray, h: float = 1e
     return (f(z + h) - f(z - h)) / (2 * h)
 
 
+@exercise_check
 def sigmoid(fn: Function) -> None:
     """sigma(z) = 1 / (1 + e^{-z}), elementwise, safe for large |z|."""
     checks = Checks("sigmoid")
@@ -61,6 +63,7 @@ def sigmoid(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def sigmoid_prime(fn: Function) -> None:
     """sigma'(z) = sigma(z) (1 - sigma(z)), evaluated at the pre-activation z."""
     checks = Checks("sigmoid_prime")
@@ -86,6 +89,7 @@ def sigmoid_prime(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def relu(fn: Function) -> None:
     """relu(z) = max(0, z), elementwise."""
     checks = Checks("relu")
@@ -94,6 +98,7 @@ def relu(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def relu_prime(fn: Function) -> None:
     """relu'(z) = 1 where z > 0, else 0 (0 at the kink z = 0, by the course's convention)."""
     checks = Checks("relu_prime")
@@ -106,6 +111,7 @@ def relu_prime(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def softmax(fn: Function) -> None:
     """softmax of each column (axis 0): positive, sums to 1, safe for large z."""
     checks = Checks("softmax")
@@ -138,6 +144,7 @@ def softmax(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def dense_forward(fn: Function) -> None:
     """z = W a_prev + b, returning (z, cache) with cache = (a_prev, W, b)."""
     checks = Checks("dense_forward")
@@ -171,6 +178,7 @@ def dense_forward(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def half_squared_error(fn: Function) -> None:
     """C = mean over the columns of sum_j 1/2 (a_j - y_j)^2."""
     checks = Checks("half_squared_error")
@@ -193,6 +201,7 @@ def half_squared_error(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
     """W^l (n_l, n_{l-1}) random, b^l (n_l, 1) zeros, reproducible from the seed."""
     checks = Checks("init_params")
@@ -278,6 +287,7 @@ def _layer_stand_ins() -> dict[str, Callable[[object], object]]:
     }
 
 
+@exercise_check
 def layer_forward(fn: Function) -> None:
     """a = sigma(W a_prev + b), returning (a, LayerCache(a_prev, W, z, a, activation))."""
     checks = Checks("layer_forward")
@@ -300,6 +310,7 @@ def layer_forward(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def forward(fn: Function) -> None:
     """The L-layer forward pass: (a_L, caches), one cache per layer."""
     checks = Checks("forward")
@@ -348,6 +359,7 @@ def _pair(checks: Checks, result: object, name: str) -> tuple:
     return result  # type: ignore[return-value]
 
 
+@exercise_check
 def weight_shape(fn: Function) -> None:
     """W^l is (n_l, n_{l-1})."""
     checks = Checks("weight_shape")
@@ -362,6 +374,7 @@ def weight_shape(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def parameter_count(fn: Function) -> None:
     """Every weight and every bias, all layers together."""
     checks = Checks("parameter_count")

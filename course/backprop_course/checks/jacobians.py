@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from backprop_course.checking import Checks
+from backprop_course.grading import exercise_check
 from backprop_course.structures import MultiplyAdds
 
 Function = Callable[..., object]
@@ -22,6 +23,7 @@ A = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
 DOUBLE = lambda z: 2.0 * z  # noqa: E731  (the derivative of z ** 2)
 
 
+@exercise_check
 def numerical_jacobian(fn: Function) -> None:
     """(f(x + h e_j) - f(x - h e_j)) / 2h, column by column, flattened row by row."""
     checks = Checks("numerical_jacobian")
@@ -60,6 +62,7 @@ def numerical_jacobian(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def elementwise_jacobian(fn: Function) -> None:
     """diag(sigma'(z)) for a column z."""
     checks = Checks("elementwise_jacobian")
@@ -72,6 +75,7 @@ def elementwise_jacobian(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def elementwise_vjp(fn: Function) -> None:
     """v (.) sigma'(z), column by column, without the diagonal matrix."""
     checks = Checks("elementwise_vjp")
@@ -86,6 +90,7 @@ def elementwise_vjp(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def linear_jacobian_weights(fn: Function) -> None:
     """d(W a)/dW with W flattened row by row: a^T in row i's i-th block."""
     checks = Checks("linear_jacobian_weights")
@@ -99,6 +104,7 @@ def linear_jacobian_weights(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def linear_vjp_input(fn: Function) -> None:
     """W^T v: the error handed back to the layer's input."""
     checks = Checks("linear_vjp_input")
@@ -117,6 +123,7 @@ def linear_vjp_input(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def linear_vjp_weights(fn: Function) -> None:
     """v a^T: the gradient with respect to W, summed over the columns of a batch."""
     checks = Checks("linear_vjp_weights")
@@ -144,6 +151,7 @@ SOFTMAX_J = np.array(
 )
 
 
+@exercise_check
 def softmax_jacobian(fn: Function) -> None:
     """diag(s) - s s^T with s = softmax(z), for a column z."""
     checks = Checks("softmax_jacobian")
@@ -161,6 +169,7 @@ def softmax_jacobian(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def softmax_vjp(fn: Function) -> None:
     """s (.) (v - s^T v), per column, without the Jacobian."""
     checks = Checks("softmax_vjp")
@@ -174,6 +183,7 @@ def softmax_vjp(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def count_multiply_adds(fn: Function) -> None:
     """Materialised: m n_out n_out n_in; VJP: m n_out n_in."""
     checks = Checks("count_multiply_adds")

@@ -27,6 +27,7 @@ from backprop_course.checks.forward_pass import (
     MAZUR_X,
     MAZUR_Y,
 )
+from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
 
 Function = Callable[..., object]
@@ -52,6 +53,7 @@ def _sigma_prime(z: np.ndarray) -> np.ndarray:
     return _logistic(z) * (1.0 - _logistic(z))
 
 
+@exercise_check
 def output_error(fn: Function) -> None:
     """BP1: δ^L = ∇_a C ⊙ σ'(z^L)."""
     checks = Checks("output_error")
@@ -76,6 +78,7 @@ def output_error(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def hidden_error(fn: Function) -> None:
     """BP2: δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)."""
     checks = Checks("hidden_error")
@@ -102,6 +105,7 @@ def hidden_error(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def bias_gradient(fn: Function) -> None:
     """BP3: ∂C/∂b^l = δ^l, one example."""
     checks = Checks("bias_gradient")
@@ -109,6 +113,7 @@ def bias_gradient(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def weight_gradient(fn: Function) -> None:
     """BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, one example."""
     checks = Checks("weight_gradient")
@@ -131,6 +136,7 @@ def weight_gradient(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def bp4_shapes(fn: Function) -> None:
     """The shapes of δ^l, (a^{l-1})ᵀ and ∂C/∂W^l."""
     checks = Checks("bp4_shapes")
@@ -177,6 +183,7 @@ def _mazur_stand_ins() -> dict[str, Callable[[object], object]]:
     }
 
 
+@exercise_check
 def backprop(fn: Function) -> None:
     """All gradients of one example: forward, BP1, then BP4, BP3, BP2 from layer L down."""
     checks = Checks("backprop")
@@ -205,6 +212,7 @@ def backprop(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def gradient_descent_update(fn: Function) -> None:
     """p − η ∂C/∂p, as a new dict; parameters without a gradient are copied."""
     checks = Checks("gradient_descent_update")
@@ -228,6 +236,7 @@ def gradient_descent_update(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def relative_error(fn: Function) -> None:
     """‖a − b‖ / max(ε, ‖a‖ + ‖b‖) with Euclidean norms."""
     checks = Checks("relative_error")

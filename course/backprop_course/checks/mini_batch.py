@@ -24,6 +24,7 @@ from backprop_course.checks.matrix_form import (
     MAZUR_PARAMS,
     SIGMOIDS,
 )
+from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
 
 Function = Callable[..., object]
@@ -32,6 +33,7 @@ DELTA = np.array([[1.0, 3.0], [-2.0, 0.0]])  # two units, a batch of m = 2 colum
 A_PREV = np.array([[1.0, -1.0], [0.0, 2.0], [2.0, 1.0]])  # three inputs
 
 
+@exercise_check
 def batch_weight_gradient(fn: Function) -> None:
     """(1/m) Δ^l (A^{l-1})ᵀ."""
     checks = Checks("batch_weight_gradient")
@@ -45,6 +47,7 @@ def batch_weight_gradient(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def batch_bias_gradient(fn: Function) -> None:
     """(1/m) Δ^l 1: the mean over the columns, as an (n_l, 1) column."""
     checks = Checks("batch_bias_gradient")
@@ -84,6 +87,7 @@ def _two_mazur_columns() -> dict[str, Callable[[object], object]]:
     }
 
 
+@exercise_check
 def backprop_batch(fn: Function) -> None:
     """Gradients of the mean cost of a batch, fully matrix-based."""
     checks = Checks("backprop_batch")
@@ -112,6 +116,7 @@ def backprop_batch(fn: Function) -> None:
     checks.done()
 
 
+@exercise_check
 def evaluate(fn: Function) -> None:
     """(mean cost, accuracy), the prediction being the largest output of each column."""
     checks = Checks("evaluate")
@@ -140,6 +145,7 @@ def _constant_gradient(own: object) -> Callable[..., tuple[dict, float]]:
     return backprop_batch
 
 
+@exercise_check
 def sgd(fn: Function) -> None:
     """v <- μ v − η g, p <- p + v, every mini-batch; seeded shuffling; a new dict."""
     checks = Checks("sgd")

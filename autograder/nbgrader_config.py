@@ -1,16 +1,55 @@
 """nbgrader configuration for the course (instructors).
 
 `make assignments` copies this file into the nbgrader course directory it
-builds (build/nbgrader by default); nbgrader reads it from there.
+builds (build/nbgrader by default); nbgrader reads it from there, so the
+command line, the formgrader and `backprop-grade` all grade the same way.
 """
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from backprop_autograder.preprocessors import (
+    DropStderrFromTests,
+    HideHiddenChecks,
+    ResilientExecute,
+)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backprop"
 # The course directory is the folder nbgrader runs in (its default root):
 # source/, release/, submitted/, autograded/, feedback/ and gradebook.db.
+
 # The stub students see in every exercise, as in course/.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
 # Student code that runs longer than this in one cell fails that cell.
-c.ExecutePreprocessor.timeout = 30
+c.Execute.timeout = 30
+
+# Test cells a student deleted come back from the source (edited ones are
+# overwritten from it anyway), so every exercise is graded by its own checks.
+c.OverwriteCells.add_missing_cells = True
+
+# nbgrader's autograde steps, with two changes: a kernel killed by student
+# code costs only the cell that killed it, and warnings on stderr cost nothing.
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute,
+    DropStderrFromTests,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# Feedback shows each check's messages and points, never the hidden checks' code.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenChecks, CSSHTMLHeaderPreprocessor]

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from misconceptions import MISCONCEPTIONS
 from nbclient import NotebookClient
 
 from backprop_autograder.assemble import (
@@ -31,6 +30,7 @@ from backprop_autograder.assemble import (
 )
 from backprop_autograder.build import build, nbgrader_env
 from backprop_autograder.lessons import LESSONS
+from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_course.checking import MISTAKES
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,10 @@ import types
 
 import numpy as np
 import pytest
-from misconceptions import MISCONCEPTIONS, Misconception
 
 from backprop_autograder.assemble import hidden_code
 from backprop_autograder.lessons import LESSONS
+from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
 from backprop_course.checking import MISTAKES, CheckFailed, compare
 from backprop_course.engine import make_value_class
 from backprop_course.replay import decode, encode, pack, unpack

@@ -1,9 +1,9 @@
-"""Wrong answers students really write, one mistake each, for the checks' tests.
+"""Wrong answers students really write, one mistake each.
 
 Each entry: (lesson topic, exercise, wrong source of the whole function, the
-key of the mistake in backprop_course.checking.MISTAKES the visible check
-must name). The wrong sources run in a namespace holding the lesson's
-reference functions, as a student's notebook holds their earlier answers.
+key of the mistake in backprop_course.checking.MISTAKES that the visible check
+must name). The tests inject each one into a solved notebook, and the demo
+class of `make demo-grading` has one student per entry of its lesson.
 """
 
 from __future__ import annotations

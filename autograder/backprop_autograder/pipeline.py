@@ -1,0 +1,339 @@
+"""`backprop-grade`: the instructor's commands, each a step of real nbgrader.
+
+    backprop-grade build [LESSON ...]           generate_assignment: source and release
+    backprop-grade release LESSON               release_assignment (nbgrader exchange)
+    backprop-grade collect LESSON [--from ZIP]  collect, or zip_collect from an LMS zip
+    backprop-grade autograde LESSON             autograde one student at a time, with progress
+    backprop-grade feedback LESSON              generate_feedback (no hidden code inside)
+    backprop-grade export LESSON [--csv FILE]   grades: one column per exercise, total, max
+    backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
+
+The course directory is build/nbgrader unless ``--course-dir`` says otherwise.
+In an LMS zip, each notebook is named ``<student_id>_<anything>_<lesson>.ipynb``
+or ``<student_id>_<lesson>.ipynb`` (``--pattern`` takes another regular
+expression with the groups ``student_id`` and ``file_id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+from backprop_autograder import build as builder
+from backprop_autograder.lessons import LESSONS, lesson
+from backprop_autograder.preprocessors import KERNEL_DIED
+
+DEFAULT_PATTERN = r"^(?:.*/)?(?P<student_id>[^_/]+)_(?:.*_)?(?P<file_id>\d\d_[a-z_]+\.ipynb)$"
+DEFAULT_TIMEOUT = 30
+
+
+@dataclass
+class Report:
+    """What a grading run found: scores, and the submissions that need a look."""
+
+    assignment: str
+    exercises: dict[str, float]  # test cell grade id -> its points
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    max_scores: dict[str, float] = field(default_factory=dict)
+    attention: list[str] = field(default_factory=list)
+
+    def note(self, student: str, reason: str) -> None:
+        self.attention.append(f"{student}: {reason}")
+
+
+# -- the course directory and nbgrader's API ----------------------------------------
+
+
+def course_api(course_dir: Path, timeout: int = DEFAULT_TIMEOUT) -> NbGraderAPI:
+    """nbgrader's API on the course directory, with its nbgrader_config.py loaded."""
+    config_file = course_dir / "nbgrader_config.py"
+    if not config_file.exists():
+        raise SystemExit(
+            f"{course_dir} is not a course directory (no nbgrader_config.py): "
+            "run `backprop-grade build` or `make assignments` first"
+        )
+    # nbgrader runs `alembic` from PATH for its gradebook.
+    scripts = str(Path(sys.executable).parent)
+    os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    config = PyFileConfigLoader(config_file.name, path=str(course_dir)).load_config()
+    config.CourseDirectory.root = str(course_dir)
+    config.Execute.timeout = timeout
+    return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def exercises_of(course_dir: Path, assignment: str) -> dict[str, float]:
+    """The test cells' grade ids and points of an assignment's source notebook, in order."""
+    source = course_dir / "source" / assignment / f"{assignment}.ipynb"
+    if not source.exists():
+        raise SystemExit(f"no source notebook {source}: build the assignment first")
+    nb = nbformat.read(source, as_version=4)
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+# -- collecting ---------------------------------------------------------------------------
+
+
+def collect_zip(course_dir: Path, assignment: str, archive: Path, pattern: str, report: Report):
+    """nbgrader zip_collect from an LMS download; names that fit no student are reported."""
+    if not zipfile.is_zipfile(archive):
+        raise SystemExit(f"{archive} is not a zip file")
+    regex = re.compile(pattern)
+    with zipfile.ZipFile(archive) as zipped:
+        for name in zipped.namelist():
+            if name.endswith("/"):
+                continue
+            found = regex.match(name)
+            if not found:
+                report.note(name, f"file name does not match the pattern {pattern}")
+            elif found["file_id"] != f"{assignment}.ipynb":
+                report.note(found["student_id"], f"{name}: not a notebook of {assignment}")
+    folder = course_dir / "downloaded" / assignment
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "archive").mkdir(parents=True)
+    shutil.copy(archive, folder / "archive" / archive.name)
+    builder.nbgrader(
+        course_dir,
+        "zip_collect",
+        assignment,
+        "--force",
+        f"--FileNameCollectorPlugin.named_regexp={pattern}",
+    )
+
+
+# -- autograding -------------------------------------------------------------------------
+
+
+def submitted_students(course_dir: Path, assignment: str) -> list[str]:
+    root = course_dir / "submitted"
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
+
+
+def progress(items: Sequence[str], label: str) -> Iterator[str]:
+    """Yield the items, drawing a bar with count and time left on stderr."""
+    start, total = time.monotonic(), len(items)
+    for done, item in enumerate(items):
+        elapsed = time.monotonic() - start
+        left = elapsed / done * (total - done) if done else 0.0
+        bar = "#" * (20 * done // max(total, 1))
+        sys.stderr.write(f"\r{label} [{bar:<20}] {done}/{total}  ETA {left:4.0f} s  {item:<24.24}")
+        sys.stderr.flush()
+        yield item
+    sys.stderr.write(
+        f"\r{label} [{'#' * 20}] {total}/{total}  {time.monotonic() - start:.0f} s"
+        + " " * 30
+        + "\n"
+    )
+
+
+def check_readable(path: Path) -> str | None:
+    """Why a submitted notebook cannot be graded, or None."""
+    if not path.exists():
+        return f"no {path.name} in the submission"
+    text = path.read_text(errors="replace")
+    if not text.strip():
+        return f"{path.name} is empty"
+    try:
+        nbformat.reads(text, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, Exception) as err:
+        return f"{path.name} is not a valid notebook ({type(err).__name__})"
+    return None
+
+
+def autograde(api: NbGraderAPI, course_dir: Path, assignment: str, report: Report) -> None:
+    """Autograde every submission, one at a time: a broken one never stops the others."""
+    for student in progress(submitted_students(course_dir, assignment), "autograde"):
+        notebook = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
+        problem = check_readable(notebook)
+        if problem:
+            report.note(student, problem)
+            continue
+        result = api.autograde(assignment, student, force=True, create=True)
+        if not result.get("success"):
+            report.note(student, "nbgrader could not grade it: " + last_line(result))
+            continue
+        note_incidents(course_dir, assignment, student, report)
+
+
+def last_line(result: dict) -> str:
+    text = (result.get("error") or result.get("log") or "unknown error").strip()
+    return text.splitlines()[-1][:200]
+
+
+def note_incidents(course_dir: Path, assignment: str, student: str, report: Report) -> None:
+    """Cells that killed the kernel or ran out of time, from the autograded notebook."""
+    path = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        for out in cell.get("outputs", []):
+            if out.output_type != "error":
+                continue
+            if out.ename == KERNEL_DIED:
+                report.note(student, f"{name} killed the kernel; the other cells were graded")
+            elif out.ename in ("CellTimeoutError", "TimeoutError") or "Timeout" in out.ename:
+                report.note(student, f"{name} ran out of time; the other cells were graded")
+
+
+# -- feedback, grades ------------------------------------------------------------------------
+
+
+def feedback(api: NbGraderAPI, assignment: str, report: Report) -> None:
+    result = api.generate_feedback(assignment, force=True)
+    if not result.get("success"):
+        report.note("feedback", last_line(result))
+
+
+def read_scores(course_dir: Path, assignment: str, report: Report) -> None:
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        for student in gradebook.students:
+            try:
+                submission = gradebook.find_submission(assignment, student.id)
+            except MissingEntry:
+                continue
+            cells = {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
+            report.scores[student.id] = {name: cells.get(name, 0.0) for name in report.exercises}
+            report.max_scores[student.id] = submission.max_score
+
+
+def export_csv(report: Report, path: Path) -> None:
+    """student_id, one column per exercise (its points), total, max; sorted by student."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = [name.removeprefix("check_") for name in report.exercises]
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["student_id", *names, "total", "max"])
+        for student in sorted(report.scores):
+            row = report.scores[student]
+            values = [row[name] for name in report.exercises]
+            writer.writerow(
+                [student, *map(_number, values), _number(sum(values)),
+                 _number(report.max_scores[student])]
+            )  # fmt: skip
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def summary(report: Report) -> str:
+    """Students graded, mean and distribution per exercise, and what needs attention."""
+    lines = [f"{report.assignment}: {len(report.scores)} students graded"]
+    if report.scores:
+        lines.append(f"{'exercise':<26} {'mean':>6}  {'full':>5} {'part':>5} {'zero':>5}")
+        for name, worth in report.exercises.items():
+            values = [row[name] for row in report.scores.values()]
+            full = sum(v >= worth for v in values)
+            zero = sum(v == 0 for v in values)
+            lines.append(
+                f"{name.removeprefix('check_'):<26} {sum(values) / len(values):6.2f}  "
+                f"{full:5d} {len(values) - full - zero:5d} {zero:5d}"
+            )
+        totals = [sum(row.values()) for row in report.scores.values()]
+        lines.append(f"{'total':<26} {sum(totals) / len(totals):6.2f}")
+    lines.append(f"needs attention: {len(report.attention)}")
+    lines += [f"  - {line}" for line in report.attention]
+    return "\n".join(lines)
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+
+def grade(args: argparse.Namespace) -> Report:
+    """The whole flow: collect (zip or exchange), autograde, feedback, export, summary."""
+    course_dir = args.course_dir.resolve()
+    report = Report(args.lesson, exercises_of(course_dir, args.lesson))
+    api = course_api(course_dir, args.timeout)
+    if args.source:
+        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
+    else:
+        api.collect(args.lesson)
+    autograde(api, course_dir, args.lesson, report)
+    feedback(api, args.lesson, report)
+    read_scores(course_dir, args.lesson, report)
+    export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
+    return report
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="backprop-grade", description="Grade the course's assignments with nbgrader."
+    )
+    main_parser.add_argument("--course-dir", type=Path, default=builder.DEFAULT_COURSE_DIR)
+    main_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                             help="seconds a cell may run (default 30)")  # fmt: skip
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    build_cmd = commands.add_parser("build", help="build the assignments")
+    build_cmd.add_argument("lessons", nargs="*")
+    build_cmd.add_argument("--seed", type=int, default=builder.DEFAULT_SEED)
+    for name in ("release", "autograde", "feedback"):
+        commands.add_parser(name).add_argument("lesson")
+    collect_cmd = commands.add_parser("collect")
+    collect_cmd.add_argument("lesson")
+    collect_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
+    collect_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    export_cmd = commands.add_parser("export")
+    export_cmd.add_argument("lesson")
+    export_cmd.add_argument("--csv", type=Path)
+    grade_cmd = commands.add_parser("grade", help="collect, autograde, feedback, export")
+    grade_cmd.add_argument("lesson")
+    grade_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
+    grade_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    grade_cmd.add_argument("--csv", type=Path)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "build":
+        chosen = [lesson(name) for name in args.lessons] or LESSONS
+        builder.build(chosen, args.course_dir.resolve(), args.seed)
+        return
+    args.lesson = lesson(args.lesson).name
+    course_dir = args.course_dir.resolve()
+    if args.command == "grade":
+        print(summary(grade(args)))
+        return
+    api = course_api(course_dir, args.timeout)
+    report = Report(args.lesson, exercises_of(course_dir, args.lesson))
+    if args.command == "release":
+        api.release_assignment(args.lesson)
+    elif args.command == "collect" and args.source:
+        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
+    elif args.command == "collect":
+        api.collect(args.lesson)
+    elif args.command == "autograde":
+        autograde(api, course_dir, args.lesson, report)
+        read_scores(course_dir, args.lesson, report)
+    elif args.command == "feedback":
+        feedback(api, args.lesson, report)
+    elif args.command == "export":
+        read_scores(course_dir, args.lesson, report)
+        export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
+    if args.command in ("autograde", "collect", "export"):
+        print(summary(report))
+
+
+if __name__ == "__main__":
+    main()

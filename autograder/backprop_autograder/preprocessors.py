@@ -1,0 +1,113 @@
+"""nbgrader preprocessors that make grading safe and fair: one job each.
+
+- :class:`ResilientExecute` runs the notebook like nbgrader's Execute, but when
+  student code kills the kernel it marks that cell as failed, starts a fresh
+  kernel and grades the rest, instead of losing the whole submission.
+- :class:`DropStderrFromTests` removes text written to stderr from test cells
+  (warnings), so that it never costs points; errors still do.
+- :class:`HideHiddenChecks` removes the hidden checks' code from the notebook
+  a student's feedback is made from, and shortens error tracebacks to their
+  last line, so that neither code nor expected values reach students.
+
+``autograder/nbgrader_config.py`` puts them in nbgrader's pipelines, so the
+formgrader and the command line use them too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from traitlets import Integer
+
+KERNEL_DIED = "KernelDied"
+
+
+class ResilientExecute(Execute):
+    """Execute every cell; survive a kernel that dies, cell by cell."""
+
+    max_kernel_deaths = Integer(
+        5, help="Give up on a notebook after its code killed this many kernels."
+    ).tag(config=True)
+
+    def preprocess(
+        self, nb: NotebookNode, resources: dict | None = None, km: Any = None
+    ) -> tuple[NotebookNode, dict]:
+        killers: set[int] = set()
+        while True:
+            try:
+                return self._run_all(nb, resources, km, killers)
+            except DeadKernelError:
+                index = self._running
+                if index is None or len(killers) >= self.max_kernel_deaths:
+                    raise
+                killers.add(index)
+                mark_kernel_death(nb.cells[index])
+                self.log.warning("cell %d killed the kernel; grading the rest again", index)
+
+    def _run_all(
+        self, nb: NotebookNode, resources: dict | None, km: Any, skip: set[int]
+    ) -> tuple[NotebookNode, dict]:
+        """nbconvert's preprocess, leaving out the cells that killed a kernel before."""
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._running: int | None = None
+        # The kernel's own stderr (start-up notices, crash dumps) is not the
+        # student's output and would only clutter the instructor's terminal.
+        with self.setup_kernel(stderr=subprocess.DEVNULL):
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            for index, cell in enumerate(self.nb.cells):
+                if index not in skip:
+                    self._running = index
+                    self.preprocess_cell(cell, resources, index)
+            self._running = None
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+
+def mark_kernel_death(cell: NotebookNode) -> None:
+    """Give the cell an error output saying that it killed the kernel."""
+    cell.outputs = [
+        NotebookNode(
+            output_type="error",
+            ename=KERNEL_DIED,
+            evalue="the kernel stopped while this cell ran (a crash, or os._exit); "
+            "the other cells were graded without it",
+            traceback=[f"{KERNEL_DIED}: the kernel stopped while this cell ran"],
+        )
+    ]
+
+
+class DropStderrFromTests(NbGraderPreprocessor):
+    """Remove stderr text (warnings) from test cells: only errors cost points."""
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, index: int
+    ) -> tuple[NotebookNode, dict]:
+        if utils.is_grade(cell) and cell.cell_type == "code":
+            cell.outputs = [
+                out
+                for out in cell.outputs
+                if not (out.output_type == "stream" and out.get("name") == "stderr")
+            ]
+        return cell, resources
+
+
+class HideHiddenChecks(ClearHiddenTests):
+    """For feedback: no hidden check code, and tracebacks cut to their last line."""
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, index: int
+    ) -> tuple[NotebookNode, dict]:
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                out.traceback = [f"{out.ename}: {out.evalue}"]
+        return cell, resources

@@ -15,10 +15,10 @@ PYTEST_ARGS ?=
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench assignments clean
+.PHONY: help lab test lint bench assignments grade demo-grading clean
 
 help:  ## list the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (Ctrl+C twice stops it)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course $(ROOT_FLAG) $(LAB_ARGS)
@@ -35,6 +35,13 @@ bench: $(VENV)/.dev-installed  ## benchmarks: batch vs per-example loop, share o
 
 assignments: $(VENV)/.lab-installed  ## build the nbgrader assignments into build/nbgrader (SEED=..., COURSE_DIR=...)
 	$(BIN)/python -m backprop_autograder.build $(if $(SEED),--seed $(SEED),) $(if $(COURSE_DIR),--course-dir $(COURSE_DIR),)
+
+grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade LESSON=01_forward_pass FROM=downloads.zip
+	@test -n "$(LESSON)" -a -n "$(FROM)" || { echo "usage: make grade LESSON=01_forward_pass FROM=downloads.zip"; exit 2; }
+	$(BIN)/backprop-grade grade $(LESSON) --from $(FROM)
+
+demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class end to end: build/demo/grades.csv, build/demo/feedback/
+	$(BIN)/python -m backprop_autograder.demo
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

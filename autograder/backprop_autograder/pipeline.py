@@ -17,6 +17,7 @@ expression with the groups ``student_id`` and ``file_id``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -24,6 +25,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -262,6 +264,19 @@ def summary(report: Report) -> str:
 
 def grade(args: argparse.Namespace) -> Report:
     """The whole flow: collect (zip or exchange), autograde, feedback, export, summary."""
+    with quiet_libraries():
+        return _grade(args)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """nbgrader and SQLAlchemy warn about their own internals: not the instructor's concern."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _grade(args: argparse.Namespace) -> Report:
     course_dir = args.course_dir.resolve()
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
     api = course_api(course_dir, args.timeout)
@@ -315,6 +330,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "grade":
         print(summary(grade(args)))
         return
+    with quiet_libraries():
+        run_step(args, course_dir)
+
+
+def run_step(args: argparse.Namespace, course_dir: Path) -> None:
+    """One instructor step on its own."""
     api = course_api(course_dir, args.timeout)
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
     if args.command == "release":

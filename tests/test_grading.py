@@ -1,0 +1,179 @@
+"""The instructor's pipeline end to end: the demo class graded by backprop-grade.
+
+One module-wide run of the demo (lesson 01): every student's scores, the
+summary's lines, the CSV's shape and the feedback's contents. A second,
+small class checks that grading is repeatable and that a late submission
+changes only its own row.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from backprop_autograder import demo, pipeline
+from backprop_autograder.assemble import BEGIN_HIDDEN, END_HIDDEN
+from backprop_autograder.build import build
+from backprop_autograder.lessons import lesson
+from backprop_autograder.misconceptions import MISCONCEPTIONS
+from backprop_course.checking import MISTAKES
+
+pytestmark = [pytest.mark.grading, pytest.mark.slow]
+
+LESSON = lesson("01_forward_pass")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    report = demo.run(LESSON, out, timeout=10)
+    return out, report
+
+
+def rows(path: Path) -> dict[str, dict[str, float]]:
+    with path.open() as f:
+        return {
+            row["student_id"]: {k: float(v) for k, v in row.items() if k != "student_id"}
+            for row in csv.DictReader(f)
+        }
+
+
+def points() -> dict[str, float]:
+    nb = nbformat.read(LESSON.notebook, as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"].removeprefix("check_"): c.metadata["nbgrader"]["points"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+def test_grades_csv_has_one_column_per_exercise_then_total_and_max(demo_run):
+    out, _ = demo_run
+    with (out / "grades.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header == ["student_id", *points(), "total", "max"]
+
+
+def test_every_student_gets_exactly_the_expected_scores(demo_run):
+    out, _ = demo_run
+    grades, worth = rows(out / "grades.csv"), points()
+    full = sum(worth.values())
+    exercises = list(worth)
+    last = exercises[-1]
+
+    def expect(student, lost=()):
+        row = grades[student]
+        for name in exercises:
+            assert row[name] == (0 if name in lost else worth[name]), (student, name)
+        assert row["total"] == full - sum(worth[name] for name in lost)
+        assert row["max"] == full
+
+    expect("perfect")
+    expect("blank", lost=exercises)
+    expect("half-finished", lost=exercises[len(exercises) // 2 :])
+    for student in ("kernel-killer", "segfault", "infinite-loop"):
+        expect(student, lost=[last])
+    for student in ("warnings-only", "edited-tests", "deleted-tests"):
+        expect(student)
+    for case in MISCONCEPTIONS:
+        if case.topic == LESSON.topic:
+            student = f"mistake-{case.mistake}-{case.exercise}".replace("_", "-")
+            row = grades[student]
+            assert row[case.exercise] < worth[case.exercise], student
+            others = [name for name in exercises if name != case.exercise]
+            assert all(row[name] == worth[name] for name in others), student
+
+
+def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):
+    out, report = demo_run
+    grades = rows(out / "grades.csv")
+    text = "\n".join(report.attention)
+    assert re.search(r"malformed-json: .*not a valid notebook", text)
+    assert re.search(r"empty-file: .*is empty", text)
+    assert re.search(rf"{demo.MISNAMED}: file name does not match", text)
+    for student in ("malformed-json", "empty-file"):
+        assert student not in grades
+    assert re.search(r"kernel-killer: check_parameter_count killed the kernel", text)
+    assert re.search(r"segfault: check_parameter_count killed the kernel", text)
+    assert re.search(r"infinite-loop: check_parameter_count ran out of time", text)
+    assert not re.search(r"^(perfect|warnings-only|edited-tests|deleted-tests):", text, re.M)
+
+
+def test_summary_reports_students_means_and_distribution(demo_run):
+    out, report = demo_run
+    summary = (out / "summary.txt").read_text()
+    assert f"{len(report.scores)} students graded" in summary
+    for name in points():
+        assert re.search(rf"^{name}\s+\d+\.\d\d\s+\d+\s+\d+\s+\d+$", summary, re.M), name
+
+
+def hidden_texts(out: Path) -> list[str]:
+    source = out / "course" / "source" / LESSON.name / f"{LESSON.name}.ipynb"
+    found = []
+    for cell in nbformat.read(source, as_version=4).cells:
+        for region in cell.source.split(BEGIN_HIDDEN)[1:]:
+            found += [line.strip() for line in region.split(END_HIDDEN)[0].splitlines()]
+    return [line for line in found if len(line) > 20]
+
+
+def test_feedback_shows_messages_but_no_hidden_code_or_expected_values(demo_run):
+    out, _ = demo_run
+    pages = {
+        Path(p).parts[-3]: Path(p).read_text() for p in glob.glob(f"{out}/feedback/*/*/*.html")
+    }
+    assert {"perfect", "blank", "mistake-transposed-dense-forward"} <= set(pages)
+    hidden = hidden_texts(out)
+    assert hidden
+    for student, page in pages.items():
+        for line in hidden:
+            assert line not in page, (student, line[:60])
+        assert "BEGIN HIDDEN" not in page and "_replay" not in page
+    mistaken = pages["mistake-transposed-dense-forward"]
+    assert "hidden check: dense_forward(array of shape" in mistaken
+    assert "likely mistake: transposed" in mistaken
+    assert MISTAKES["transposed"].split(":")[0] in mistaken
+    assert "✘" not in pages["perfect"]
+
+
+# -- repeatable, and a late submission changes one row only -------------------------------
+
+
+def small_class(tmp_path: Path, students: dict[str, nbformat.NotebookNode]) -> Path:
+    archive = tmp_path / f"class{len(students)}.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for student, nb in students.items():
+            zipped.writestr(f"{student}_{LESSON.name}.ipynb", nbformat.writes(nb))
+    return archive
+
+
+def grade(course_dir: Path, archive: Path, csv_path: Path) -> str:
+    args = pipeline.parser().parse_args(
+        ["--course-dir", str(course_dir), "grade", LESSON.name,
+         "--from", str(archive), "--csv", str(csv_path)]
+    )  # fmt: skip
+    args.lesson = LESSON.name
+    pipeline.grade(args)
+    return csv_path.read_text()
+
+
+def test_grading_twice_is_the_same_and_a_late_submission_changes_its_row_only(tmp_path):
+    course_dir = tmp_path / "course"
+    build([LESSON], course_dir)
+    mistake = next(case for case in MISCONCEPTIONS if case.topic == LESSON.topic)
+    wrong = demo.perfect(LESSON)
+    demo.exercise_cell(wrong, mistake.exercise).source = mistake.source
+    on_time = {"ann": demo.perfect(LESSON), "bob": demo.blank(LESSON), "cy": wrong}
+    first = grade(course_dir, small_class(tmp_path, on_time), tmp_path / "a.csv")
+    again = grade(course_dir, small_class(tmp_path, on_time), tmp_path / "b.csv")
+    assert first == again
+    late = {**on_time, "dee": demo.half_finished(LESSON)}
+    after = grade(course_dir, small_class(tmp_path, late), tmp_path / "c.csv")
+    before_rows, after_rows = first.splitlines(), after.splitlines()
+    assert [line for line in after_rows if not line.startswith("dee,")] == before_rows
+    assert len(after_rows) == len(before_rows) + 1

@@ -14,6 +14,10 @@ Reported: ``speedup_vs_loop = loop / batch`` (target >= 10) and
 spent in the matrix products that no implementation can avoid. Each ratio is
 the median over rounds of the ratio measured within one round; times are
 medians too. The ratios, not the times, are what to compare across machines.
+
+A last JSON line compares grading throughput: stock ``nbgrader autograde``
+against ``backprop-grade autograde`` on the same solved submissions
+(:mod:`bench.grading`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 
 from backprop_reference.forward_pass import init_params
 from backprop_reference.mini_batch import backprop_batch, backprop_loop
+from bench import grading
 
 ACTIVATIONS = ["sigmoid", "identity"]
 LOSS = "softmax_cross_entropy"
@@ -192,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     for r in results:
         print(json.dumps(r))
+    # Grading throughput, stock nbgrader against backprop-grade (bench/grading.py).
+    print(json.dumps(grading.run(notebooks=2, rounds=1) if args.quick else grading.run()))
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from backprop_reference.mini_batch import backprop_batch, backprop_loop
 from bench import run as bench
@@ -15,8 +16,14 @@ def test_quick_run_prints_a_table_and_json_lines(capsys):
     assert bench.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "speedup" in out and "gemm share" in out
-    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    records = [r for r in lines if r["bench"] == "minibatch_step"]
     assert {r["dtype"] for r in records} == {"float64", "float32"}
+    (grading,) = [r for r in lines if r["bench"] == "grading"]
+    assert grading["notebooks"] == 2 and grading["stock_per_min"] > 0
+    assert grading["ratio"] == pytest.approx(
+        grading["ours_per_min"] / grading["stock_per_min"], rel=0.02
+    )
     for r in records:
         assert r["bench"] == "minibatch_step"
         assert r["speedup_vs_loop"] > 0 and 0 < r["gemm_bound_fraction"]

@@ -97,7 +97,9 @@ def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):
     assert re.search(r"malformed-json: .*not a valid notebook", text)
     assert re.search(r"empty-file: .*is empty", text)
     assert re.search(rf"{demo.MISNAMED}: file name does not match", text)
-    for student in ("malformed-json", "empty-file"):
+    assert re.search(rf"{demo.WRONG_NOTEBOOK}: .*not a notebook of {LESSON.name}", text)
+    assert re.search(rf"{demo.WRONG_NOTEBOOK}: no {LESSON.name}.ipynb in the submission", text)
+    for student in ("malformed-json", "empty-file", demo.WRONG_NOTEBOOK):
         assert student not in grades
     assert re.search(r"kernel-killer: check_parameter_count killed the kernel", text)
     assert re.search(r"segfault: check_parameter_count killed the kernel", text)

@@ -4,7 +4,7 @@ The class of lesson 01 (``--lesson`` picks another): a perfect submission, a
 blank one, one per known mistake of the lesson, a half-finished one, code that
 kills the kernel (``os._exit`` and a segfault), an infinite loop, code that
 only warns, edited and deleted test cells, and files that are not notebooks
-at all. They are packed as an LMS zip download, and ``backprop-grade grade``
+at all or another lesson's. They are packed as an LMS zip download, and ``backprop-grade grade``
 grades them. Grades land in ``build/demo/grades.csv``, feedback under
 ``build/demo/feedback/``.
 """
@@ -22,7 +22,7 @@ import nbformat
 from backprop_autograder import build as builder
 from backprop_autograder import pipeline
 from backprop_autograder.assemble import is_exercise, is_test, solved
-from backprop_autograder.lessons import ROOT, Lesson, lesson
+from backprop_autograder.lessons import LESSONS, ROOT, Lesson, lesson
 from backprop_autograder.misconceptions import MISCONCEPTIONS
 
 OUT = ROOT / "build" / "demo"
@@ -137,6 +137,7 @@ BROKEN_FILES = {
     "empty-file": ("{notebook}", ""),
 }
 MISNAMED = "misnamed_homework.ipynb"
+WRONG_NOTEBOOK = "wrong-notebook"  # hands in another lesson's notebook
 
 
 def pack(the_lesson: Lesson, archive: Path) -> None:
@@ -149,6 +150,8 @@ def pack(the_lesson: Lesson, archive: Path) -> None:
         for student, (suffix, content) in BROKEN_FILES.items():
             zipped.writestr(f"{student}_{suffix.format(notebook=notebook)}", content)
         zipped.writestr(MISNAMED, nbformat.writes(perfect(the_lesson)))
+        other = next(x for x in LESSONS if x != the_lesson)
+        zipped.writestr(f"{WRONG_NOTEBOOK}_{other.name}.ipynb", nbformat.writes(blank(other)))
 
 
 def run(the_lesson: Lesson, out: Path = OUT, timeout: int = 10) -> pipeline.Report:

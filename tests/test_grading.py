@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import glob
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 
 from backprop_autograder import demo, pipeline
 from backprop_autograder.assemble import BEGIN_HIDDEN, END_HIDDEN
-from backprop_autograder.build import build
+from backprop_autograder.build import build, nbgrader_env
 from backprop_autograder.lessons import lesson
 from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_course.checking import MISTAKES
@@ -179,3 +181,39 @@ def test_grading_twice_is_the_same_and_a_late_submission_changes_its_row_only(tm
     before_rows, after_rows = first.splitlines(), after.splitlines()
     assert [line for line in after_rows if not line.startswith("dee,")] == before_rows
     assert len(after_rows) == len(before_rows) + 1
+
+
+def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
+    """Release, a student's fetch and submit (nbgrader's own commands), collect, grade."""
+    course_dir, exchange, home = tmp_path / "course", tmp_path / "exchange", tmp_path / "alice"
+    exchange.mkdir(mode=0o777)
+    home.mkdir()
+    build([LESSON], course_dir)
+    pipeline.main(["--course-dir", str(course_dir), "--exchange", str(exchange),
+                   "release", LESSON.name])  # fmt: skip
+    student = nbgrader_env()
+    options = ["--course", "backprop", f"--Exchange.root={exchange}"]
+
+    def as_alice(*command: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *command, *options],
+            cwd=home, env=student, capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    as_alice("fetch_assignment", LESSON.name)
+    fetched = home / LESSON.name / f"{LESSON.name}.ipynb"
+    assert fetched.exists()
+    nbformat.write(demo.perfect(LESSON), fetched)
+    as_alice("submit", LESSON.name)
+    args = pipeline.parser().parse_args(
+        ["--course-dir", str(course_dir), "--exchange", str(exchange), "grade", LESSON.name,
+         "--csv", str(tmp_path / "grades.csv")]
+    )  # fmt: skip
+    args.lesson = LESSON.name
+    report = pipeline.grade(args)
+    assert not report.attention
+    grades = rows(tmp_path / "grades.csv")
+    # nbgrader's exchange names a submission after the system user who submitted it.
+    (row,) = grades.values()
+    assert row["total"] == row["max"] == sum(points().values())

@@ -62,8 +62,14 @@ class Report:
 # -- the course directory and nbgrader's API ----------------------------------------
 
 
-def course_api(course_dir: Path, timeout: int = DEFAULT_TIMEOUT) -> NbGraderAPI:
-    """nbgrader's API on the course directory, with its nbgrader_config.py loaded."""
+def course_api(
+    course_dir: Path, timeout: int = DEFAULT_TIMEOUT, exchange: Path | None = None
+) -> NbGraderAPI:
+    """nbgrader's API on the course directory, with its nbgrader_config.py loaded.
+
+    ``exchange``: the nbgrader exchange folder (nbgrader's default is
+    /srv/nbgrader/exchange), for release and collect.
+    """
     config_file = course_dir / "nbgrader_config.py"
     if not config_file.exists():
         raise SystemExit(
@@ -76,6 +82,8 @@ def course_api(course_dir: Path, timeout: int = DEFAULT_TIMEOUT) -> NbGraderAPI:
     config = PyFileConfigLoader(config_file.name, path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
     config.Execute.timeout = timeout
+    if exchange is not None:
+        config.Exchange.root = str(exchange)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
@@ -120,6 +128,13 @@ def collect_zip(course_dir: Path, assignment: str, archive: Path, pattern: str, 
         "--force",
         f"--FileNameCollectorPlugin.named_regexp={pattern}",
     )
+
+
+def collect_exchange(api: NbGraderAPI, assignment: str, report: Report) -> None:
+    """nbgrader collect: the latest submission of every student from the exchange."""
+    result = api.collect(assignment)
+    if not result.get("success"):
+        report.note("collect", last_line(result))
 
 
 # -- autograding -------------------------------------------------------------------------
@@ -279,11 +294,11 @@ def quiet_libraries() -> Iterator[None]:
 def _grade(args: argparse.Namespace) -> Report:
     course_dir = args.course_dir.resolve()
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
-    api = course_api(course_dir, args.timeout)
+    api = course_api(course_dir, args.timeout, args.exchange)
     if args.source:
         collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
     else:
-        api.collect(args.lesson)
+        collect_exchange(api, args.lesson, report)
     autograde(api, course_dir, args.lesson, report)
     feedback(api, args.lesson, report)
     read_scores(course_dir, args.lesson, report)
@@ -296,6 +311,7 @@ def parser() -> argparse.ArgumentParser:
         prog="backprop-grade", description="Grade the course's assignments with nbgrader."
     )
     main_parser.add_argument("--course-dir", type=Path, default=builder.DEFAULT_COURSE_DIR)
+    main_parser.add_argument("--exchange", type=Path, help="the nbgrader exchange folder")
     main_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                              help="seconds a cell may run (default 30)")  # fmt: skip
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -336,14 +352,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_step(args: argparse.Namespace, course_dir: Path) -> None:
     """One instructor step on its own."""
-    api = course_api(course_dir, args.timeout)
+    api = course_api(course_dir, args.timeout, args.exchange)
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
     if args.command == "release":
-        api.release_assignment(args.lesson)
+        result = api.release_assignment(args.lesson)
+        if not result.get("success"):
+            raise SystemExit(f"release failed: {last_line(result)}")
     elif args.command == "collect" and args.source:
         collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
     elif args.command == "collect":
-        api.collect(args.lesson)
+        collect_exchange(api, args.lesson, report)
     elif args.command == "autograde":
         autograde(api, course_dir, args.lesson, report)
         read_scores(course_dir, args.lesson, report)

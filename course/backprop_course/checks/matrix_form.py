@@ -183,29 +183,35 @@ def _mazur_stand_ins() -> dict[str, Callable[[object], object]]:
     }
 
 
+MAZUR_GRADS = {"W1": MAZUR_DW1, "b1": MAZUR_DELTA_1, "W2": MAZUR_DW2, "b2": MAZUR_DELTA_2}
+
+
+def grads_and_cost(checks: Checks, result: object, name: str) -> tuple[dict, float]:
+    """Split a (grads, cost) result, or fail saying what came instead."""
+    checks.require(
+        isinstance(result, tuple) and len(result) == 2,
+        f"{name} should return a pair (grads, cost), got {type(result).__name__}",
+    )
+    return result  # type: ignore[return-value]
+
+
 @exercise_check
 def backprop(fn: Function) -> None:
     """All gradients of one example: forward, BP1, then BP4, BP3, BP2 from layer L down."""
     checks = Checks("backprop")
     with checks.isolating(fn, _mazur_stand_ins()):
         result = checks.call(fn, MAZUR_X, MAZUR_Y, MAZUR_PARAMS, SIGMOIDS, "half_squared_error")
-    checks.require(
-        isinstance(result, tuple) and len(result) == 2,
-        f"backprop should return a pair (grads, cost), got {type(result).__name__}",
-    )
-    grads, cost = result
-    expected = {"W1": MAZUR_DW1, "b1": MAZUR_DELTA_1, "W2": MAZUR_DW2, "b2": MAZUR_DELTA_2}
+    grads, cost = grads_and_cost(checks, result, "backprop")
+    a_l_instead = {
+        **MAZUR_GRADS,
+        "W1": MAZUR_DELTA_1 @ MAZUR_OUT_H.T,
+        "W2": MAZUR_DELTA_2 @ MAZUR_OUT_O.T,
+    }
     checks.expect(
         grads,
-        expected,
+        MAZUR_GRADS,
         what="the gradients of Mazur's network",
-        variants={
-            "a_l_for_a_prev": {
-                **expected,
-                "W1": MAZUR_DELTA_1 @ MAZUR_OUT_H.T,
-                "W2": MAZUR_DELTA_2 @ MAZUR_OUT_O.T,
-            }
-        },
+        variants={"a_l_for_a_prev": a_l_instead},
         **PUBLISHED,
     )
     checks.expect(cost, MAZUR_E_TOTAL, what="the cost E_total", **PUBLISHED)

@@ -21,8 +21,10 @@ from backprop_course.checks.matrix_form import (
     MAZUR_DW1,
     MAZUR_DW2,
     MAZUR_E_TOTAL,
+    MAZUR_GRADS,
     MAZUR_PARAMS,
     SIGMOIDS,
+    grads_and_cost,
 )
 from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
@@ -94,15 +96,10 @@ def backprop_batch(fn: Function) -> None:
     X, Y = np.hstack([MAZUR_X, MAZUR_X]), np.hstack([MAZUR_Y, MAZUR_Y])
     with checks.isolating(fn, _two_mazur_columns()):
         result = checks.call(fn, X, Y, MAZUR_PARAMS, SIGMOIDS, "half_squared_error")
-    checks.require(
-        isinstance(result, tuple) and len(result) == 2,
-        f"backprop_batch should return a pair (grads, cost), got {type(result).__name__}",
-    )
-    grads, cost = result
-    expected = {"W1": MAZUR_DW1, "b1": MAZUR_DELTA_1, "W2": MAZUR_DW2, "b2": MAZUR_DELTA_2}
+    grads, cost = grads_and_cost(checks, result, "backprop_batch")
     checks.expect(
         grads,
-        expected,
+        MAZUR_GRADS,
         what="the gradients for a batch of two copies of Mazur's example (= his gradients)",
         rtol=1e-6,
     )

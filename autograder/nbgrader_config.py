@@ -9,14 +9,19 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 
 from backprop_autograder.preprocessors import (
     DropStderrFromTests,
+    ForgetUnknownGradeIds,
     HideHiddenChecks,
     ResilientExecute,
 )
@@ -37,6 +42,17 @@ c.Execute.timeout = 30
 # Test cells a student deleted come back from the source (edited ones are
 # overwritten from it anyway), so every exercise is graded by its own checks.
 c.OverwriteCells.add_missing_cells = True
+
+# Before grading, nbgrader restores the assignment's cells; a cell whose grade id
+# a student changed is first made a plain cell, so the original comes back.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    ForgetUnknownGradeIds,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 
 # nbgrader's autograde steps, with two changes: a kernel killed by student
 # code costs only the cell that killed it, and warnings on stderr cost nothing.

@@ -83,12 +83,13 @@ def warnings_only(the_lesson: Lesson) -> Notebook:
 
 
 def edited_tests(the_lesson: Lesson) -> Notebook:
-    """Right answers; every test cell emptied, its points and grade id changed."""
+    """Right answers; every test cell emptied and given 100 points, one renamed."""
     nb = perfect(the_lesson)
-    for cell in nb.cells:
-        if is_test(cell):
-            cell.source = "pass  # no checks here"
-            cell.metadata["nbgrader"]["points"] = 100
+    tests = [cell for cell in nb.cells if is_test(cell)]
+    for cell in tests:
+        cell.source = "pass  # no checks here"
+        cell.metadata["nbgrader"]["points"] = 100
+    tests[0].metadata["nbgrader"]["grade_id"] = "check_free_points"
     return nb
 
 

@@ -3,6 +3,9 @@
 - :class:`ResilientExecute` runs the notebook like nbgrader's Execute, but when
   student code kills the kernel it marks that cell as failed, starts a fresh
   kernel and grades the rest, instead of losing the whole submission.
+- :class:`ForgetUnknownGradeIds` turns a cell whose grade id the source does
+  not know (a student edited it) into a plain cell, so that nbgrader restores
+  the original instead of refusing the whole submission.
 - :class:`DropStderrFromTests` removes text written to stderr from test cells
   (warnings), so that it never costs points; errors still do.
 - :class:`HideHiddenChecks` removes the hidden checks' code from the notebook
@@ -22,6 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer
 
@@ -111,3 +115,23 @@ class HideHiddenChecks(ClearHiddenTests):
             if out.output_type == "error":
                 out.traceback = [f"{out.ename}: {out.evalue}"]
         return cell, resources
+
+
+class ForgetUnknownGradeIds(NbGraderPreprocessor):
+    """A cell with a grade id the assignment does not have becomes a plain cell.
+
+    The original cell then counts as missing, and nbgrader's OverwriteCells
+    (with ``add_missing_cells``) puts it back from the source.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gradebook:
+            source = gradebook.find_notebook(info["notebook"], info["assignment"])
+            known = {cell.name for cell in source.source_cells}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is not None and grade_id not in known:
+                self.log.warning("cell %r is not in the assignment: now a plain cell", grade_id)
+                del cell.metadata["nbgrader"]
+        return nb, resources

@@ -58,6 +58,12 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "forward_pass",
+        "softmax",
+        "def softmax(z):\n    e = np.exp(z)\n    return e / np.sum(e, axis=0, keepdims=True)\n",
+        "unstable_softmax",
+    ),
+    Misconception(
+        "forward_pass",
         "half_squared_error",
         "def half_squared_error(a, y):\n    return float(np.sum(0.5 * (a - y) ** 2))\n",
         "missing_1_over_m",

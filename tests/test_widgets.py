@@ -1,0 +1,73 @@
+"""The widgets, headless: set values, click buttons, and check what theory says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop_course.widgets import SURFACES, DescentExplorer, descend
+
+pytestmark = pytest.mark.widgets
+
+
+def steps_to_floor(momentum: float, eta: float = 0.03, tolerance: float = 1e-3) -> int:
+    """Steps until the valley's loss falls below ``tolerance`` (or the step budget)."""
+    path = descend(SURFACES["valley"], (-2.5, 2.0), eta, momentum, 1000)
+    below = np.flatnonzero(path.losses < tolerance)
+    return int(below[0]) if below.size else 1000
+
+
+def test_a_small_learning_rate_on_the_bowl_reaches_the_minimum():
+    explorer = DescentExplorer(surface="bowl", eta=0.1, steps=200)
+    assert not explorer.descent.diverged
+    np.testing.assert_allclose(explorer.descent.path[-1], [0.0, 0.0], atol=1e-6)
+    assert "Diverged" not in explorer.status.value
+
+
+def test_above_two_over_the_largest_curvature_it_diverges_and_says_so():
+    explorer = DescentExplorer(surface="valley", eta=0.07, steps=200)  # 2 / 25 = 0.08
+    assert not explorer.descent.diverged
+    explorer.eta.value = 0.09
+    assert explorer.descent.diverged
+    assert "Diverged" in explorer.status.value and "Lower it" in explorer.status.value
+
+
+def test_momentum_reaches_the_valley_floor_in_fewer_steps():
+    assert steps_to_floor(momentum=0.8) < steps_to_floor(momentum=0.0) < 1000
+
+
+def test_every_surface_draws_and_plays():
+    explorer = DescentExplorer()
+    for name in SURFACES:
+        explorer.surface.value = name
+        before = bytes(explorer.image.value)
+        assert before.startswith(b"\x89PNG")
+        explorer.reset_button.click()
+        assert explorer.current.value == 0
+        explorer.step_button.click()
+        assert explorer.current.value == min(1, explorer.current.max)
+        assert bytes(explorer.image.value) != before or explorer.current.max == 0
+        assert explorer.caption.value == f"<i>{SURFACES[name].caption}</i>"
+
+
+def test_a_slider_change_redraws_the_plot():
+    explorer = DescentExplorer(surface="valley", eta=0.01)
+    before = bytes(explorer.image.value)
+    explorer.momentum.value = 0.9
+    assert bytes(explorer.image.value) != before
+
+
+def test_the_saddle_keeps_a_start_on_its_axis_and_lets_others_escape():
+    saddle = SURFACES["saddle"]
+    on_axis = descend(saddle, (2.0, 0.0), 0.1, 0.0, 200)
+    off_axis = descend(saddle, (2.0, 1e-6), 0.1, 0.0, 400)
+    np.testing.assert_allclose(on_axis.path[-1], [0.0, 0.0], atol=1e-6)
+    assert abs(off_axis.path[-1][1]) > 1.0 or off_axis.diverged
+
+
+def test_the_neuron_surface_gradient_matches_its_loss():
+    neuron = SURFACES["a neuron's loss (w1, w2)"]
+    p = np.array([0.7, -0.3])
+    h = 1e-5
+    numeric = [(neuron.loss(p + d) - neuron.loss(p - d)) / (2 * h) for d in np.eye(2) * h]
+    np.testing.assert_allclose(neuron.gradient(p), numeric, rtol=1e-5)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import json
 import os
 import re
 import shutil
@@ -76,9 +75,7 @@ def course_api(
             f"{course_dir} is not a course directory (no nbgrader_config.py): "
             "run `backprop-grade build` or `make assignments` first"
         )
-    # nbgrader runs `alembic` from PATH for its gradebook.
-    scripts = str(Path(sys.executable).parent)
-    os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    os.environ["PATH"] = builder.nbgrader_env()["PATH"]  # nbgrader runs `alembic` from PATH
     config = PyFileConfigLoader(config_file.name, path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
     config.Execute.timeout = timeout
@@ -173,7 +170,7 @@ def check_readable(path: Path) -> str | None:
         return f"{path.name} is empty"
     try:
         nbformat.reads(text, as_version=4)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, Exception) as err:
+    except Exception as err:  # whatever nbformat cannot read
         return f"{path.name} is not a valid notebook ({type(err).__name__})"
     return None
 

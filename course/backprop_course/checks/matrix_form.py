@@ -26,6 +26,7 @@ from backprop_course.checks.forward_pass import (
     MAZUR_W2,
     MAZUR_X,
     MAZUR_Y,
+    logistic,
 )
 from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
@@ -45,12 +46,8 @@ MAZUR_PARAMS = {"W1": MAZUR_W1, "b1": MAZUR_B1, "W2": MAZUR_W2, "b2": MAZUR_B2}
 SIGMOIDS = ["sigmoid", "sigmoid"]
 
 
-def _logistic(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
 def _sigma_prime(z: np.ndarray) -> np.ndarray:
-    return _logistic(z) * (1.0 - _logistic(z))
+    return logistic(z) * (1.0 - logistic(z))
 
 
 @exercise_check

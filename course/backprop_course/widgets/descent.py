@@ -6,19 +6,23 @@ the current point, and the loss against the step. Play walks along the
 path; a path that runs away is stopped and said to diverge.
 
 Plots are drawn with matplotlib off screen and shown as a PNG in an
-``ipywidgets.Image``; only the moving artists change, so nothing flickers.
+``ipywidgets.Image`` (see ``_figure.FigureImage``): the contours are drawn
+once per surface and only the moving artists are redrawn, so nothing
+flickers and a frame costs a few milliseconds.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from backprop_course.widgets._figure import FigureImage
 
 Point = np.ndarray  # shape (2,)
 RUNAWAY = 1e6  # a coordinate beyond this means the descent diverged
@@ -176,15 +180,15 @@ class DescentExplorer:
         widgets.jslink((self.play, "value"), (self.current, "value"))
         self.step_button = widgets.Button(description="step", tooltip="one step further")
         self.reset_button = widgets.Button(description="reset", tooltip="back to step 0")
-        self.image = widgets.Image(format="png")
         self.status = widgets.HTML()
         self.caption = widgets.HTML()
+        self._busy = False  # set while the widget moves its own controls
         self._build_figure()
         self._new_surface()
         for control in (self.eta, self.momentum, self.steps, self.x0, self.y0):
-            control.observe(lambda _: self.update(), names="value")
+            control.observe(lambda _: self._unless_busy(self.update), names="value")
         self.surface.observe(lambda _: self._new_surface(), names="value")
-        self.current.observe(lambda _: self.redraw(), names="value")
+        self.current.observe(lambda _: self._unless_busy(self.redraw), names="value")
         self.step_button.on_click(lambda _: self._move(+1))
         self.reset_button.on_click(lambda _: self._move(-self.current.value))
 
@@ -209,10 +213,13 @@ class DescentExplorer:
     def _new_surface(self) -> None:
         surface = SURFACES[self.surface.value]
         x_min, x_max, y_min, y_max = surface.extent
-        with self.x0.hold_trait_notifications(), self.y0.hold_trait_notifications():
+        with self._quietly():
+            # widen first, so that neither value is clipped by the old range
+            self.x0.min, self.x0.max = min(x_min, self.x0.min), max(x_max, self.x0.max)
+            self.y0.min, self.y0.max = min(y_min, self.y0.min), max(y_max, self.y0.max)
+            self.x0.value, self.y0.value = surface.start
             self.x0.min, self.x0.max = x_min, x_max
             self.y0.min, self.y0.max = y_min, y_max
-            self.x0.value, self.y0.value = surface.start
         self.caption.value = f"<i>{surface.caption}</i>"
         self._draw_contours(surface)
         self.update()
@@ -225,8 +232,11 @@ class DescentExplorer:
             surface, start, self.eta.value, self.momentum.value, self.steps.value
         )
         last = len(self.descent.path) - 1
-        self.play.max = self.current.max = last
-        self.current.value = last
+        self._fit_loss_axes()
+        self._path_changed = True
+        with self._quietly():
+            self.play.max = self.current.max = last
+            self.current.value = last
         if self.descent.diverged:
             self.status.value = (
                 f"<b>Diverged</b> after {last} steps: η = {self.eta.value:.4g} is too large "
@@ -239,15 +249,27 @@ class DescentExplorer:
             )
         self.redraw()
 
+    def _unless_busy(self, action: Callable[[], None]) -> None:
+        if not self._busy:
+            action()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Move controls without each move recomputing and redrawing."""
+        self._busy, was = True, self._busy
+        try:
+            yield
+        finally:
+            self._busy = was
+
     def _move(self, by: int) -> None:
         self.current.value = int(np.clip(self.current.value + by, 0, self.current.max))
 
     # -- drawing ---------------------------------------------------------------------
 
     def _build_figure(self) -> None:
-        self.figure = Figure(figsize=(8.4, 3.6), dpi=90, layout="constrained")
-        self.canvas = FigureCanvasAgg(self.figure)
-        self.ax, self.loss_ax = self.figure.subplots(1, 2, width_ratios=[1.2, 1])
+        figure = Figure(figsize=(8.4, 3.6), dpi=90, layout="constrained")
+        self.ax, self.loss_ax = figure.subplots(1, 2, width_ratios=[1.2, 1])
         (self.path_line,) = self.ax.plot([], [], "-o", color="#d95f02", markersize=2.5, lw=1.2)
         (self.marker,) = self.ax.plot([], [], "o", color="black", markersize=6)
         self.arrow = self.ax.annotate(
@@ -255,9 +277,20 @@ class DescentExplorer:
         )
         (self.loss_line,) = self.loss_ax.plot([], [], color="#d95f02")
         (self.loss_marker,) = self.loss_ax.plot([], [], "o", color="black", markersize=5)
-        self.loss_ax.set_xlabel("step")
+        self.loss_ax.set_xlabel("step k")
         self.loss_ax.set_ylabel("loss C (log scale)")
         self.loss_ax.set_yscale("log")
+        # short labels on the decades only: the layout is fixed after the first draw
+        self.loss_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
+        self.loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+        self.loss_ax.yaxis.set_minor_formatter(NullFormatter())
+        self.loss_ax.set_title("loss against step")
+        self.drawing = FigureImage(
+            figure,
+            moving=[self.path_line, self.marker, self.arrow, self.loss_line, self.loss_marker],
+            scaled=[self.loss_ax],
+        )
+        self.figure, self.image = figure, self.drawing.image
 
     def _draw_contours(self, surface: Surface) -> None:
         x_min, x_max, y_min, y_max = surface.extent
@@ -272,11 +305,23 @@ class DescentExplorer:
         self.ax.set_ylim(y_min, y_max)
         self.ax.set_xlabel("parameter 1 (x or w1)")
         self.ax.set_ylabel("parameter 2 (y or w2)")
-        self.ax.set_title(surface.name)
+        self.ax.set_title(f"{surface.name}: path and −∇C")
+        self._contours_changed = True
+
+    def _plotted_losses(self) -> np.ndarray:
+        losses = self.descent.losses
+        return losses - min(losses.min(), 0.0) + 1e-12  # keep the log scale defined
+
+    def _fit_loss_axes(self) -> None:
+        """Limits for the whole path, set once per path so that playing only blits."""
+        plotted = self._plotted_losses()
+        self.loss_ax.set_xlim(-0.5, max(len(plotted) - 1, 1) + 0.5)
+        low, high = plotted.min(), plotted.max()
+        self.loss_ax.set_ylim(low / 2, high * 2 if high > low else low * 4)
 
     def redraw(self) -> None:
-        """Move the artists to the current step and render the PNG."""
-        path, losses, k = self.descent.path, self.descent.losses, self.current.value
+        """Move the artists to the current step and show the new picture."""
+        path, k = self.descent.path, self.current.value
         surface = SURFACES[self.surface.value]
         self.path_line.set_data(path[: k + 1, 0], path[: k + 1, 1])
         self.marker.set_data([path[k, 0]], [path[k, 1]])
@@ -285,18 +330,21 @@ class DescentExplorer:
         scale = 0.15 * (x_max - x_min) / max(np.linalg.norm(g), 1e-12)
         self.arrow.xy = tuple(path[k] - scale * g)  # points downhill, as the step goes
         self.arrow.set_position(tuple(path[k]))
-        steps = np.arange(len(losses))
-        floor = losses - min(losses.min(), 0.0) + 1e-12  # keep the log scale defined
-        self.loss_line.set_data(steps, floor)
-        self.loss_marker.set_data([k], [floor[k]])
-        self.loss_ax.relim()
-        self.loss_ax.autoscale_view()
-        self.image.value = self.render()
+        plotted = self._plotted_losses()
+        self.loss_line.set_data(np.arange(len(plotted)), plotted)
+        self.loss_marker.set_data([k], [plotted[k]])
+        if self._contours_changed:
+            self._contours_changed = False
+            self.drawing.redraw_all()
+        elif self._path_changed:
+            self.drawing.rescale()
+        else:
+            self.drawing.show()
+        self._path_changed = False
 
     def render(self) -> bytes:
-        buffer = io.BytesIO()
-        self.canvas.print_png(buffer)
-        return buffer.getvalue()
+        """The current picture as PNG bytes."""
+        return self.drawing.png()
 
 
 def _show(p: np.ndarray) -> str:

@@ -11,11 +11,14 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# A Chromium for the browser tests; empty means the one on PATH.
+CHROMIUM ?=
+export CHROMIUM
 # pip's own chatter is noise here; errors still print.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench assignments grade demo-grading clean
+.PHONY: help lab test lint bench assignments grade demo-grading clean chromium
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,14 +26,14 @@ help:  ## list the commands
 lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (Ctrl+C twice stops it)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(VENV)/.dev-installed  ## set up .venv with the dev tools and run every test
+test: $(VENV)/.dev-installed chromium  ## set up .venv with the dev tools and run every test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed  ## ruff lint only
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.dev-installed  ## benchmarks: batch vs per-example loop, share of time in GEMM
+bench: $(VENV)/.dev-installed  ## benchmarks: batch vs loop, GEMM share, widget reaction times, grading throughput
 	$(BIN)/python -m bench.run
 
 assignments: $(VENV)/.lab-installed  ## build the nbgrader assignments into build/nbgrader (SEED=..., COURSE_DIR=...)
@@ -42,6 +45,18 @@ grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade
 
 demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class end to end: build/demo/grades.csv, build/demo/feedback/
 	$(BIN)/python -m backprop_autograder.demo
+
+# The browser tests need a Chromium; playwright cannot download its own here,
+# so use the system's, installing Debian's package when run as root.
+chromium:
+	@[ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "error: the browser tests need Chromium. Install it (Debian/Ubuntu: sudo apt install chromium)"; \
+	    echo "       or point the tests at one: make test CHROMIUM=/path/to/chromium"; exit 1; \
+	  fi; }
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -15,7 +15,8 @@ spent in the matrix products that no implementation can avoid. Each ratio is
 the median over rounds of the ratio measured within one round; times are
 medians too. The ratios, not the times, are what to compare across machines.
 
-A last JSON line compares grading throughput: stock ``nbgrader autograde``
+Then one JSON line per widget gives its reaction time to a control change
+(:mod:`bench.widgets`, target median <= 50 ms), and a last JSON line compares grading throughput: stock ``nbgrader autograde``
 against ``backprop-grade autograde`` on the same solved submissions
 (:mod:`bench.grading`).
 """
@@ -33,7 +34,7 @@ import numpy as np
 
 from backprop_reference.forward_pass import init_params
 from backprop_reference.mini_batch import backprop_batch, backprop_loop
-from bench import grading
+from bench import grading, widgets
 
 ACTIVATIONS = ["sigmoid", "identity"]
 LOSS = "softmax_cross_entropy"
@@ -197,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     for r in results:
         print(json.dumps(r))
+    # Widgets: server-side reaction to a control change (bench/widgets.py).
+    for line in widgets.run(changes=5 if args.quick else widgets.CHANGES):
+        print(json.dumps(line, ensure_ascii=False))
     # Grading throughput, stock nbgrader against backprop-grade (bench/grading.py).
     print(json.dumps(grading.run(notebooks=2, rounds=1) if args.quick else grading.run()))
     return 0

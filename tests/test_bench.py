@@ -19,6 +19,10 @@ def test_quick_run_prints_a_table_and_json_lines(capsys):
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     records = [r for r in lines if r["bench"] == "minibatch_step"]
     assert {r["dtype"] for r in records} == {"float64", "float32"}
+    widget_lines = [r for r in lines if r["bench"] == "widget"]
+    assert {r["name"] for r in widget_lines} >= {"descent_explorer"}
+    for r in widget_lines:
+        assert 0 < r["median_ms"] <= r["p95_ms"] and r["changes"] == 5
     (grading,) = [r for r in lines if r["bench"] == "grading"]
     assert grading["notebooks"] == 2 and grading["stock_per_min"] > 0
     assert grading["ratio"] == pytest.approx(

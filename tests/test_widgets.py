@@ -71,3 +71,18 @@ def test_the_neuron_surface_gradient_matches_its_loss():
     h = 1e-5
     numeric = [(neuron.loss(p + d) - neuron.loss(p - d)) / (2 * h) for d in np.eye(2) * h]
     np.testing.assert_allclose(neuron.gradient(p), numeric, rtol=1e-5)
+
+
+def test_the_tiny_network_has_two_mirror_minima_and_the_start_picks_one():
+    tiny = SURFACES["tiny network (w1, w2)"]
+    assert tiny.loss(np.array([2.0, -0.5])) == tiny.loss(np.array([-0.5, 2.0])) == 0.0
+    above = descend(tiny, (1.0, 1.2), 0.1, 0.0, 300).path[-1]  # above the diagonal w1 = w2
+    below = descend(tiny, (1.2, 1.0), 0.1, 0.0, 300).path[-1]
+    assert above[1] > above[0] and below[0] > below[1]
+    np.testing.assert_allclose(above, below[::-1], atol=1e-9)  # mirror images
+    # the chain rule by hand: dC/dw_j = mean(2 r (1 - tanh^2(w_j x)) x), r the residual
+    w = np.array([0.3, -1.1])
+    x = np.linspace(-2.0, 2.0, 50)
+    r = np.tanh(w[0] * x) + np.tanh(w[1] * x) - np.tanh(2.0 * x) - np.tanh(-0.5 * x)
+    by_hand = [np.mean(2 * r * (1 - np.tanh(wj * x) ** 2) * x) for wj in w]
+    np.testing.assert_allclose(tiny.gradient(w), by_hand, rtol=1e-6)

@@ -82,19 +82,49 @@ def neuron_loss() -> Surface:
         # log(1 + e^z) - y z, written to stay finite for large |z|
         return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
-    def gradient(p: Point, h: float = 1e-6) -> Point:
-        steps = np.eye(2) * h
-        return np.array([(loss(p + s) - loss(p - s)) / (2 * h) for s in steps])
-
     return Surface(
         "a neuron's loss (w1, w2)",
         loss,
-        gradient,
+        lambda p: centred_gradient(loss, p),
         (-4.0, 6.0, -4.0, 6.0),
         (-3.0, -3.0),
         "The real loss of one sigmoid neuron on 40 points, as a function of its two "
         "weights: smooth and convex, flat far from the data.",
     )
+
+
+def tiny_network_loss() -> Surface:
+    """The mean squared error of a 1-2-1 tanh network, as a function of its two input weights.
+
+    The network computes y_hat = tanh(w1 x) + tanh(w2 x) (output weights fixed
+    at 1). Its targets come from the same network with (w1, w2) = (2, -0.5), on
+    50 inputs spread over [-2, 2]. Swapping the two hidden units changes
+    nothing, so the loss has two equal minima, (2, -0.5) and (-0.5, 2), with a
+    saddle between them on the diagonal w1 = w2: the smallest network already
+    has a landscape that is not a bowl. Gradient by centred differences.
+    """
+    x = np.linspace(-2.0, 2.0, 50)
+    y = np.tanh(2.0 * x) + np.tanh(-0.5 * x)
+
+    def loss(p: Point) -> float:
+        return float(np.mean((np.tanh(p[0] * x) + np.tanh(p[1] * x) - y) ** 2))
+
+    return Surface(
+        "tiny network (w1, w2)",
+        loss,
+        lambda p: centred_gradient(loss, p),
+        (-3.0, 3.0, -3.0, 3.0),
+        (1.0, 1.2),
+        "The real loss of a network with two tanh hidden units, as a function of their two "
+        "input weights. Swapping the units changes nothing, so there are two equal minima "
+        "with a saddle between them on the diagonal. Start near the diagonal and watch "
+        "which minimum the path picks.",
+    )
+
+
+def centred_gradient(loss: Callable[[Point], float], p: Point, h: float = 1e-6) -> Point:
+    """(C(p + h e_i) - C(p - h e_i)) / 2h for i = 1, 2: lesson 02's check, as a gradient."""
+    return np.array([(loss(p + step) - loss(p - step)) / (2 * h) for step in np.eye(2) * h])
 
 
 SURFACES: dict[str, Surface] = {
@@ -117,6 +147,7 @@ SURFACES: dict[str, Surface] = {
         ),
         rosenbrock(),
         neuron_loss(),
+        tiny_network_loss(),
     )
 }
 

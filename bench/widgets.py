@@ -1,0 +1,91 @@
+"""How fast each widget reacts to a control, measured headless on the server side.
+
+A browser sends a slider change to the kernel, the widget recomputes and
+redraws, and the new PNG goes back. The part the course controls is the
+middle one: the time from setting a control's ``value`` (as the comm message
+does) until the observer has returned with the new picture in the
+``Image`` widget. Each case cycles one control through a list of values,
+``CHANGES`` times, after a few warm-up changes, and reports the median and
+the 95th percentile. Target: median <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CHANGES = 60
+WARM_UP = 5
+TARGET_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """A widget, the control that is moved, and the values it moves through."""
+
+    name: str
+    control: str
+    build: Callable[[], Any]
+    change: Callable[[Any, int], None]  # the i-th change
+
+
+def cycle(attribute: str, values: list[Any]) -> Callable[[Any, int], None]:
+    """Set ``widget.<attribute>.value`` to the values in turn, never twice the same in a row."""
+
+    def change(widget: Any, i: int) -> None:
+        getattr(widget, attribute).value = values[i % len(values)]
+
+    return change
+
+
+def explorer_cases() -> list[Case]:
+    from backprop_course.widgets import DescentExplorer
+
+    etas = list(np.geomspace(0.002, 0.07, 25)) + list(np.geomspace(0.07, 0.002, 25))[1:-1]
+    return [
+        Case(
+            "descent_explorer",
+            "learning rate η (valley, 60 steps)",
+            lambda: DescentExplorer(surface="valley", steps=60),
+            cycle("eta", etas),
+        ),
+        Case(
+            "descent_explorer_play",
+            "at step (playing the path)",
+            lambda: DescentExplorer(surface="valley", steps=60),
+            cycle("current", list(range(61))),
+        ),
+    ]
+
+
+CASES: list[Callable[[], list[Case]]] = [explorer_cases]
+
+
+def measure(case: Case, changes: int = CHANGES) -> dict:
+    """Median and 95th percentile of the reaction time, in milliseconds."""
+    widget = case.build()
+    for i in range(WARM_UP):
+        case.change(widget, i)
+    times = []
+    for i in range(WARM_UP, WARM_UP + changes):
+        start = time.perf_counter()
+        case.change(widget, i)
+        times.append(1e3 * (time.perf_counter() - start))
+    return {
+        "bench": "widget",
+        "name": case.name,
+        "control": case.control,
+        "changes": changes,
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(float(np.percentile(times, 95)), 1),
+        "target_median_ms": TARGET_MS,
+    }
+
+
+def run(changes: int = CHANGES) -> list[dict]:
+    return [measure(case, changes) for make in CASES for case in make()]

@@ -86,3 +86,17 @@ def test_the_tiny_network_has_two_mirror_minima_and_the_start_picks_one():
     r = np.tanh(w[0] * x) + np.tanh(w[1] * x) - np.tanh(2.0 * x) - np.tanh(-0.5 * x)
     by_hand = [np.mean(2 * r * (1 - np.tanh(wj * x) ** 2) * x) for wj in w]
     np.testing.assert_allclose(tiny.gradient(w), by_hand, rtol=1e-6)
+
+
+def test_while_nbgrader_grades_no_widget_is_built(monkeypatch):
+    from ipywidgets.widgets.widget import _instances  # every live widget model
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    opened = len(_instances)
+    placeholder = DescentExplorer(surface="bowl")
+    assert not isinstance(placeholder, DescentExplorer)
+    assert "not built while the notebook is graded" in repr(placeholder)
+    assert len(_instances) == opened  # no comm, nothing stored in the notebook
+    placeholder.eta.value = 0.5  # whatever a cell does next runs without effect
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    assert isinstance(DescentExplorer(surface="bowl"), DescentExplorer)

@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from backprop_course.widgets._base import LessonWidget
 from backprop_course.widgets._figure import FigureImage
 
 Point = np.ndarray  # shape (2,)
@@ -182,7 +183,7 @@ def descend(
     return Descent(np.array(path), np.array(losses), diverged)
 
 
-class DescentExplorer:
+class DescentExplorer(LessonWidget):
     """The widget: controls on the left, the contour and loss plots on the right."""
 
     GRID = 160  # contour resolution per axis
@@ -233,11 +234,6 @@ class DescentExplorer:
              self.status]
         )  # fmt: skip
         return widgets.VBox([widgets.HBox([controls, self.image]), self.caption])
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     # -- computing -----------------------------------------------------------------
 

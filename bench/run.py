@@ -16,8 +16,9 @@ the median over rounds of the ratio measured within one round; times are
 medians too. The ratios, not the times, are what to compare across machines.
 
 Then one JSON line per widget gives its reaction time to a control change
-(:mod:`bench.widgets`, target median <= 50 ms), and a last JSON line compares grading throughput: stock ``nbgrader autograde``
-against ``backprop-grade autograde`` on the same solved submissions
+(:mod:`bench.widgets`, target median <= 50 ms), and a last JSON line
+compares grading throughput: stock ``nbgrader autograde`` against
+``backprop-grade autograde`` on the same solved submissions
 (:mod:`bench.grading`).
 """
 

@@ -63,7 +63,45 @@ def explorer_cases() -> list[Case]:
     ]
 
 
-CASES: list[Callable[[], list[Case]]] = [explorer_cases]
+def batch_noise_cases() -> list[Case]:
+    from backprop_course.widgets import BatchNoiseExplorer
+
+    sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 361]
+    etas = list(np.geomspace(0.01, 100, 25)) + list(np.geomspace(100, 0.01, 25))[1:-1]
+    return [
+        Case(
+            "batch_noise",
+            "batch size m (1 ... 361 and back, 5 epochs)",
+            lambda: BatchNoiseExplorer(epochs=5),
+            cycle("batch_size", sizes + sizes[-2:0:-1]),
+        ),
+        Case(
+            "batch_noise_eta",
+            "learning rate η (0.01 ... 100 and back, 5 epochs)",
+            lambda: BatchNoiseExplorer(epochs=5),
+            cycle("eta", etas),
+        ),
+    ]
+
+
+def graph_view_cases() -> list[Case]:
+    # The instructor's side may use the reference engine: it stands for a
+    # student's finished lesson 02.
+    from backprop_course.checks.chain_rule import micrograd_example
+    from backprop_course.widgets import GraphView
+    from backprop_reference.chain_rule import Value
+
+    def build() -> GraphView:
+        return GraphView(micrograd_example(Value)[2])
+
+    jumps = list(np.random.default_rng(1).permutation(81))
+    return [
+        Case("graph_view", "step (random jumps, micrograd's example)", build, cycle("step", jumps)),
+        Case("graph_view_play", "step (playing 0 ... 80)", build, cycle("step", list(range(81)))),
+    ]
+
+
+CASES: list[Callable[[], list[Case]]] = [explorer_cases, batch_noise_cases, graph_view_cases]
 
 
 def measure(case: Case, changes: int = CHANGES) -> dict:

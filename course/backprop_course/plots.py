@@ -101,11 +101,8 @@ def draw_edge(ax: Axes, start: Point, end: Point, local: float) -> None:
         arrowprops={"arrowstyle": "-|>", "color": EDGE_COLOUR, "shrinkA": 0, "shrinkB": 0},
         zorder=1,
     )
-    gap = (1.0 - BOX_WIDTH) / 2
-    t = 1.0 - gap / (end[0] - start[0])
-    label_at = (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
     ax.text(
-        *label_at,
+        *local_label_position(start, end),
         f"{local:.3g}",
         ha="center",
         va="center",
@@ -116,16 +113,34 @@ def draw_edge(ax: Axes, start: Point, end: Point, local: float) -> None:
     )
 
 
-def draw_edges(ax: Axes, node: GraphNode, where: dict[int, Point]) -> None:
-    """Every edge into ``node``; edges from the same parent (x * x) are drawn side by side."""
+def local_label_position(start: Point, end: Point) -> Point:
+    """Where an edge's local derivative goes: in the gap just before the child's box."""
+    gap = (1.0 - BOX_WIDTH) / 2
+    t = 1.0 - gap / (end[0] - start[0])
+    return (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
+
+
+def edge_ends(node: GraphNode, where: dict[int, Point]) -> list[tuple[Point, Point]]:
+    """(start, end) of each edge into ``node``, one per entry of ``node.parents``.
+
+    An edge runs from the parent's right side to the child's left side; edges
+    from the same parent (x * x) are moved apart so that both can be seen.
+    """
     count, seen = Counter(node.parents), Counter()
     x, y = where[node.id]
-    for parent, local in zip(node.parents, node.local_grads, strict=True):
+    ends = []
+    for parent in node.parents:
         offset = DUPLICATE_OFFSET * (seen[parent] - (count[parent] - 1) / 2)
         seen[parent] += 1
         px, py = where[parent]
-        start = (px + BOX_WIDTH / 2, py - offset)
-        draw_edge(ax, start, (x - BOX_WIDTH / 2, y - offset), local)
+        ends.append(((px + BOX_WIDTH / 2, py - offset), (x - BOX_WIDTH / 2, y - offset)))
+    return ends
+
+
+def draw_edges(ax: Axes, node: GraphNode, where: dict[int, Point]) -> None:
+    """Every edge into ``node``, each with its local derivative."""
+    for (start, end), local in zip(edge_ends(node, where), node.local_grads, strict=True):
+        draw_edge(ax, start, end, local)
 
 
 def draw_graph(root: Value, ax: Axes | None = None) -> Axes:

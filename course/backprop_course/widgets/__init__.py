@@ -1,9 +1,23 @@
 """Interactive widgets for the lessons (ipywidgets 8 and matplotlib).
 
-from backprop_course.widgets import DescentExplorer
-DescentExplorer()          # gradient descent with momentum on a 2-D loss surface
+from backprop_course.widgets import DescentExplorer, BatchNoiseExplorer, GraphView
+DescentExplorer()          # gradient descent with momentum on a 2-D loss surface (lesson 04)
+BatchNoiseExplorer()       # full batch vs mini-batch vs SGD on a real two-parameter loss (05)
+GraphView(root)            # step through the forward and backward pass of a Value graph (02)
+
+While nbgrader grades a notebook, each of them is a one-line placeholder.
 """
 
+from backprop_course.widgets.batch_noise import BatchNoiseExplorer, path_spread, run_sgd
 from backprop_course.widgets.descent import SURFACES, DescentExplorer, descend
+from backprop_course.widgets.graph_view import GraphView
 
-__all__ = ["SURFACES", "DescentExplorer", "descend"]
+__all__ = [
+    "SURFACES",
+    "BatchNoiseExplorer",
+    "DescentExplorer",
+    "GraphView",
+    "descend",
+    "path_spread",
+    "run_sgd",
+]

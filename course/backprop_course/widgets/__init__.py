@@ -4,6 +4,7 @@ from backprop_course.widgets import DescentExplorer, BatchNoiseExplorer, GraphVi
 DescentExplorer()          # gradient descent with momentum on a 2-D loss surface (lesson 04)
 BatchNoiseExplorer()       # full batch vs mini-batch vs SGD on a real two-parameter loss (05)
 GraphView(root)            # step through the forward and backward pass of a Value graph (02)
+NetworkTrainer(backprop_batch)  # train a small network on 2-D data and watch its gradients (05)
 
 While nbgrader grades a notebook, each of them is a one-line placeholder.
 """
@@ -11,12 +12,14 @@ While nbgrader grades a notebook, each of them is a one-line placeholder.
 from backprop_course.widgets.batch_noise import BatchNoiseExplorer, path_spread, run_sgd
 from backprop_course.widgets.descent import SURFACES, DescentExplorer, descend
 from backprop_course.widgets.graph_view import GraphView
+from backprop_course.widgets.trainer import NetworkTrainer
 
 __all__ = [
     "SURFACES",
     "BatchNoiseExplorer",
     "DescentExplorer",
     "GraphView",
+    "NetworkTrainer",
     "descend",
     "path_spread",
     "run_sgd",

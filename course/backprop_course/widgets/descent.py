@@ -210,8 +210,12 @@ class DescentExplorer(LessonWidget):
         self.current = widgets.IntSlider(value=steps, min=0, max=steps, description="at step")
         self.play = widgets.Play(interval=60, min=0, max=steps, description="play")
         widgets.jslink((self.play, "value"), (self.current, "value"))
-        self.step_button = widgets.Button(description="step", tooltip="one step further")
-        self.reset_button = widgets.Button(description="reset", tooltip="back to step 0")
+        self.step_button = widgets.Button(
+            description="step", tooltip="one step further", layout=widgets.Layout(width="auto")
+        )
+        self.reset_button = widgets.Button(
+            description="reset", tooltip="back to step 0", layout=widgets.Layout(width="auto")
+        )
         self.status = widgets.HTML()
         self.caption = widgets.HTML()
         self._busy = False  # set while the widget moves its own controls
@@ -231,9 +235,16 @@ class DescentExplorer(LessonWidget):
         controls = widgets.VBox(
             [self.surface, self.eta, self.momentum, self.steps, self.x0, self.y0,
              widgets.HBox([self.play, self.step_button, self.reset_button]), self.current,
-             self.status]
+             self.status],
+            layout=widgets.Layout(flex="0 0 auto", width="320px"),
         )  # fmt: skip
-        return widgets.VBox([widgets.HBox([controls, self.image]), self.caption])
+        # Side by side on a wide screen; on a narrow one the picture wraps below
+        # the controls instead of squeezing them.
+        self.image.layout = widgets.Layout(
+            flex="1 1 480px", min_width="480px", max_width="100%", height="auto"
+        )
+        row = widgets.HBox([controls, self.image], layout=widgets.Layout(flex_flow="row wrap"))
+        return widgets.VBox([row, self.caption])
 
     # -- computing -----------------------------------------------------------------
 

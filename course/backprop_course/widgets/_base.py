@@ -10,6 +10,8 @@ and accepts (and ignores) whatever the notebook does with it next.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
@@ -43,6 +45,7 @@ class LessonWidget:
     """Base of the lesson widgets: ``.widget`` is displayed; a placeholder while grading."""
 
     widget: widgets.Widget
+    _busy = False  # set while the widget moves its own controls
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if grading():
@@ -53,3 +56,17 @@ class LessonWidget:
         from IPython.display import display
 
         display(self.widget)
+
+    def _unless_busy(self, action: Callable[[], None]) -> None:
+        """Run ``action`` for a control's change, unless the widget made the change itself."""
+        if not self._busy:
+            action()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Move controls without each move recomputing and redrawing."""
+        self._busy, was = True, self._busy
+        try:
+            yield
+        finally:
+            self._busy = was

@@ -38,8 +38,6 @@ visits at 10 epochs, in plain floats) and costs a few tens of milliseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -357,7 +355,6 @@ class BatchNoiseExplorer(LessonWidget):
         self.status = widgets.HTML()
         self.caption = widgets.HTML(CAPTION)
         self.seed = 0
-        self._busy = False  # set while the widget moves its own controls
         self._limits_changed = True
         self._loss_top: float | None = None
         self._build_figure()
@@ -409,19 +406,6 @@ class BatchNoiseExplorer(LessonWidget):
         """The step each run is at: the mini-batch run at the slider, the others at its epoch."""
         epoch = self.runs[1].epochs_at[self.current.value]
         return [int(np.searchsorted(run.epochs_at, epoch, side="right")) - 1 for run in self.runs]
-
-    def _unless_busy(self, action: Callable[[], None]) -> None:
-        if not self._busy:
-            action()
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        """Move controls without each move recomputing and redrawing."""
-        self._busy, was = True, self._busy
-        try:
-            yield
-        finally:
-            self._busy = was
 
     def _move(self, by: int) -> None:
         self.current.value = int(np.clip(self.current.value + by, 0, self.current.max))

@@ -13,8 +13,7 @@ flickers and a frame costs a few milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -218,7 +217,6 @@ class DescentExplorer(LessonWidget):
         )
         self.status = widgets.HTML()
         self.caption = widgets.HTML()
-        self._busy = False  # set while the widget moves its own controls
         self._build_figure()
         self._new_surface()
         for control in (self.eta, self.momentum, self.steps, self.x0, self.y0):
@@ -286,19 +284,6 @@ class DescentExplorer(LessonWidget):
                 f"after {last} steps: loss {final:.4g} at {_show(self.descent.path[-1])}"
             )
         self.redraw()
-
-    def _unless_busy(self, action: Callable[[], None]) -> None:
-        if not self._busy:
-            action()
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        """Move controls without each move recomputing and redrawing."""
-        self._busy, was = True, self._busy
-        try:
-            yield
-        finally:
-            self._busy = was
 
     def _move(self, by: int) -> None:
         self.current.value = int(np.clip(self.current.value + by, 0, self.current.max))

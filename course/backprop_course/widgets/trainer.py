@@ -595,7 +595,6 @@ class NetworkTrainer(LessonWidget):
         self._make_controls(dataset, noise, hidden_layers, units, activation, eta, batch_size)
         self.status = widgets.HTML()
         self.caption = widgets.HTML(CAPTION)
-        self._busy = False  # set while the widget moves its own controls
         self._fresh: set[Axes] = set()  # axes whose y limits fit the next data afresh
         self._stale: set[str] = set()  # panels to redraw whole at the next frame
         self._build_figure()
@@ -671,19 +670,6 @@ class NetworkTrainer(LessonWidget):
             ]
         )
         return widgets.VBox([columns, self.pick, self.status, self.image, self.caption])
-
-    def _unless_busy(self, action: Callable[[], None]) -> None:
-        if not self._busy:
-            action()
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        """Move controls without each move retraining and redrawing."""
-        self._busy, was = True, self._busy
-        try:
-            yield
-        finally:
-            self._busy = was
 
     # -- public API ------------------------------------------------------------------------
 

@@ -100,3 +100,58 @@ def test_while_nbgrader_grades_no_widget_is_built(monkeypatch):
     placeholder.eta.value = 0.5  # whatever a cell does next runs without effect
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert isinstance(DescentExplorer(surface="bowl"), DescentExplorer)
+
+
+def every_widget():
+    """One of each lesson widget, built as the lessons build them (finished exercises)."""
+    from backprop_course.checks.chain_rule import micrograd_example
+    from backprop_course.widgets import BatchNoiseExplorer, GraphView, NetworkTrainer
+    from backprop_reference.chain_rule import Value
+    from backprop_reference.mini_batch import backprop_batch
+
+    return [
+        DescentExplorer(),
+        BatchNoiseExplorer(),
+        GraphView(micrograd_example(Value)[2]),
+        NetworkTrainer(backprop_batch),
+    ]
+
+
+def controls_of(widget):
+    """Every ipywidgets control inside ``widget`` (boxes opened recursively)."""
+    import ipywidgets
+
+    if isinstance(widget, ipywidgets.Box):
+        return [control for child in widget.children for control in controls_of(child)]
+    return [widget]
+
+
+# Palettes that stay distinguishable with the common colour-vision deficiencies.
+COLOUR_BLIND_SAFE_MAPS = {"cividis", "viridis", "PuOr", "PuOr_r", "BrBG", "BrBG_r"}
+
+
+def test_every_widget_is_labelled_captioned_and_usable_from_the_keyboard():
+    import ipywidgets
+    from matplotlib.collections import Collection
+    from matplotlib.image import AxesImage
+
+    for lesson_widget in every_widget():
+        name = type(lesson_widget).__name__
+        assert len(lesson_widget.caption.value) > 80, f"{name}: a caption says what to try"
+        controls = controls_of(lesson_widget.widget)
+        for control in controls:
+            if isinstance(control, ipywidgets.Button):
+                assert control.description and control.tooltip, f"{name}: {control} unnamed"
+            elif isinstance(control, ipywidgets.ValueWidget) and not isinstance(
+                control, (ipywidgets.HTML, ipywidgets.Play, ipywidgets.Image)
+            ):
+                # the description is the label a screen reader and the keyboard user get
+                assert control.description, f"{name}: a {type(control).__name__} has no label"
+        for ax in lesson_widget.figure.axes:
+            if not (ax.get_visible() and ax.axison and ax.has_data()):  # a diagram has no axes
+                continue
+            assert ax.get_xlabel() or ax.get_ylabel(), f"{name}: unlabelled axes {ax.get_title()}"
+            for artist in ax.get_children():
+                if isinstance(artist, (AxesImage, Collection)) and artist.get_array() is not None:
+                    cmap = artist.get_cmap().name
+                    assert cmap in COLOUR_BLIND_SAFE_MAPS, f"{name}: colour map {cmap}"

@@ -268,8 +268,7 @@ class DescentExplorer(LessonWidget):
             surface, start, self.eta.value, self.momentum.value, self.steps.value
         )
         last = len(self.descent.path) - 1
-        self._fit_loss_axes()
-        self._path_changed = True
+        self._path_changed = self._fit_loss_axes()
         with self._quietly():
             self.play.max = self.current.max = last
             self.current.value = last
@@ -335,12 +334,25 @@ class DescentExplorer(LessonWidget):
         losses = self.descent.losses
         return losses - min(losses.min(), 0.0) + 1e-12  # keep the log scale defined
 
-    def _fit_loss_axes(self) -> None:
-        """Limits for the whole path, set once per path so that playing only blits."""
+    def _fit_loss_axes(self) -> bool:
+        """Limits that hold the whole path; True if they had to change.
+
+        The step axis runs to the ``steps`` slider, so a path that diverges
+        early keeps it. The loss axis keeps its limits while they hold the new
+        path with at most two spare decades on either side: nearby learning
+        rates then only move the curve (a blit), without redrawing the ticks.
+        """
+        x_limits = (-0.5, max(self.steps.value, 1) + 0.5)
         plotted = self._plotted_losses()
-        self.loss_ax.set_xlim(-0.5, max(len(plotted) - 1, 1) + 0.5)
         low, high = plotted.min(), plotted.max()
+        old_low, old_high = self.loss_ax.get_ylim()
+        fits = old_low <= low and high <= old_high
+        snug = old_low >= low / 100 and old_high <= high * 100
+        if self.loss_ax.get_xlim() == x_limits and fits and snug:
+            return False
+        self.loss_ax.set_xlim(*x_limits)
         self.loss_ax.set_ylim(low / 2, high * 2 if high > low else low * 4)
+        return True
 
     def redraw(self) -> None:
         """Move the artists to the current step and show the new picture."""

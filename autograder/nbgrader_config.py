@@ -5,6 +5,8 @@ builds (build/nbgrader by default); nbgrader reads it from there, so the
 command line, the formgrader and `backprop-grade` all grade the same way.
 """
 
+import os
+
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
@@ -38,6 +40,13 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Student code that runs longer than this in one cell fails that cell.
 c.Execute.timeout = 30
+
+# Every grading kernel runs in a bubblewrap sandbox (backprop_autograder/sandbox.py):
+# no network, no reference answers, hidden checks, gradebook or other students'
+# files in sight, and limits on memory, CPU, processes and file sizes. Only
+# `backprop-grade --unsafe-no-sandbox`, which warns, turns it off.
+if not os.environ.get("BACKPROP_UNSAFE_NO_SANDBOX"):
+    c.ResilientExecute.kernel_manager_class = "backprop_autograder.sandbox.SandboxedKernelManager"
 
 # Test cells a student deleted come back from the source (edited ones are
 # overwritten from it anyway), so every exercise is graded by its own checks.

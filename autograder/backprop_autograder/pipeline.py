@@ -37,6 +37,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from backprop_autograder import build as builder
+from backprop_autograder import sandbox
 from backprop_autograder.lessons import LESSONS, lesson
 from backprop_autograder.preprocessors import KERNEL_DIED
 
@@ -303,6 +304,23 @@ def _grade(args: argparse.Namespace) -> Report:
     return report
 
 
+def choose_isolation(unsafe: bool) -> None:
+    """Sandboxed grading, unless asked for in so many words; never silently without."""
+    if unsafe:
+        os.environ["BACKPROP_UNSAFE_NO_SANDBOX"] = "1"
+        sys.stderr.write(
+            "WARNING: --unsafe-no-sandbox: student code runs with your permissions. It can "
+            "read the hidden checks, change the gradebook and other students' files, and use "
+            "the network. Use it only for submissions you trust.\n"
+        )
+        return
+    os.environ.pop("BACKPROP_UNSAFE_NO_SANDBOX", None)
+    try:
+        sandbox.find_bwrap()
+    except sandbox.SandboxUnavailable as error:
+        raise SystemExit(f"error: {error}") from None
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="backprop-grade", description="Grade the course's assignments with nbgrader."
@@ -311,6 +329,11 @@ def parser() -> argparse.ArgumentParser:
     main_parser.add_argument("--exchange", type=Path, help="the nbgrader exchange folder")
     main_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                              help="seconds a cell may run (default 30)")  # fmt: skip
+    main_parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code with your own permissions, without bubblewrap (trusted code only)",
+    )
     commands = main_parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="build the assignments")
     build_cmd.add_argument("lessons", nargs="*")
@@ -340,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     args.lesson = lesson(args.lesson).name
     course_dir = args.course_dir.resolve()
+    if args.command in ("grade", "autograde"):
+        choose_isolation(args.unsafe_no_sandbox)
     if args.command == "grade":
         print(summary(grade(args)))
         return

@@ -1,0 +1,240 @@
+"""Every grading kernel in a bubblewrap sandbox, with limits.
+
+nbgrader starts one kernel per submission and runs the student's code in it
+with the grader's permissions. Here the kernel starts inside ``bwrap``
+(Debian's ``bubblewrap``) instead:
+
+* **files**: a new, empty root. Only the system (``/usr``, ``/etc``), the
+  Python installation and its virtual environment, and the course's helper
+  package are mounted, read-only. The reference answers, the autograder and
+  its hidden checks, the gradebook, and every other submission are not there
+  at all. The kernel's working directory is a small private tmpfs holding the
+  submission's files (its scratch copy), and ``/tmp`` is another one.
+* **network**: its own network namespace, with no connection anywhere, not
+  even to services on the host's 127.0.0.1. The grader talks to the kernel
+  over Unix sockets (ZeroMQ's ``ipc`` transport) in a private folder.
+* **processes**: its own PID namespace; when the grader stops the kernel,
+  everything the student started goes with it.
+* **limits** (:class:`Limits`): address space, CPU seconds, processes, the
+  size of any file, the size of the scratch and ``/tmp``. Run as root, the
+  grader drops the kernel to an unprivileged user of its own (one per
+  worker), so that the process limit counts only that kernel's processes.
+
+The per-cell time limit is nbgrader's own (``Execute.timeout``); output size
+is capped as it arrives by ``preprocessors.ResilientExecute``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Integer, Unicode
+
+GIB = 1024**3
+MIB = 1024**2
+INSTALL_HINT = (
+    "Grading runs every kernel in a bubblewrap sandbox. Install it (Debian/Ubuntu: "
+    "apt-get install bubblewrap; Fedora: dnf install bubblewrap; Arch: pacman -S bubblewrap), "
+    "or grade without isolation with --unsafe-no-sandbox (never for untrusted submissions)."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing or cannot create the namespaces it needs here."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one grading kernel may use. The defaults suit the course's lessons."""
+
+    memory_bytes: int = 2 * GIB  # address space of each process
+    cpu_seconds: int = 600  # CPU time of each process, over the whole notebook
+    processes: int = 64  # processes and threads of the kernel's user
+    file_bytes: int = 64 * MIB  # the largest file it may write
+    scratch_bytes: int = 128 * MIB  # its working directory (a tmpfs)
+    tmp_bytes: int = 128 * MIB  # its /tmp (a tmpfs)
+
+
+def find_bwrap() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(f"bwrap was not found on PATH. {INSTALL_HINT}")
+    return path
+
+
+def _readonly_system() -> list[str]:
+    """The system folders, read-only; merged-/usr symlinks such as /lib -> usr/lib kept."""
+    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    return args
+
+
+def _readonly(folder: Path) -> list[str]:
+    """Bind ``folder`` read-only at the same path, its parents made traversable.
+
+    bwrap creates the missing parents of a mount point with the umask's
+    permissions (0700 under a strict umask), which the kernel's user could not
+    enter; so they are made first, 0755.
+    """
+    parents = [p for p in reversed(folder.parents) if p != Path("/")]
+    made = [arg for p in parents for arg in ("--perms", "0755", "--dir", str(p))]
+    return [*made, "--ro-bind", str(folder), str(folder)]
+
+
+def _readonly_python() -> list[str]:
+    """The interpreter's installation and the virtual environment, read-only."""
+    folders = {Path(sys.base_prefix).resolve(), Path(sys.prefix).absolute()}
+    return [arg for folder in sorted(folders) for arg in _readonly(folder)]
+
+
+# The kernel's environment: nothing of the grader's but these (no tokens, no paths).
+PASSED_ENVIRONMENT = ("NBGRADER_EXECUTION", "LANG", "LC_ALL", "PYTHONHASHSEED", "TZ")
+
+
+def _readonly_course_package() -> list[str]:
+    """The helper package the notebooks import (``backprop_course``), read-only."""
+    import backprop_course
+
+    return _readonly(Path(backprop_course.__file__).resolve().parent)
+
+
+def _scratch(cwd: Path, limits: Limits) -> list[str]:
+    """A private tmpfs at ``cwd`` holding the submission's files: writes stay inside."""
+    args = ["--perms", "0777", "--size", str(limits.scratch_bytes), "--tmpfs", str(cwd)]
+    for entry in sorted(cwd.iterdir()):
+        args += ["--bind", str(entry), str(entry)]
+    return args
+
+
+def bwrap_command(
+    command: list[str],
+    cwd: Path,
+    sockets: Path,
+    limits: Limits,
+    uid: int | None,
+    environment: dict[str, str] | None = None,
+) -> list[str]:
+    """``command`` wrapped: prlimit's limits, then bwrap, then (as root) a drop to ``uid``."""
+    rlimits = [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--fsize={limits.file_bytes}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
+    sandbox = [
+        find_bwrap(),
+        # network, PID, IPC, host name, cgroup; a user namespace only when not root
+        # (as root the kernel drops to a real unprivileged user instead, below)
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",  # no terminal to inject keystrokes into
+        "--hostname", "sandbox",
+        *_readonly_system(),
+        *_readonly_python(),
+        *_readonly_course_package(),
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+        *_scratch(cwd, limits),
+        "--bind", str(sockets), str(sockets),
+        "--chdir", str(cwd),
+        "--clearenv",
+        "--setenv", "PATH", f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
+        "--setenv", "HOME", "/tmp",
+        "--setenv", "MPLCONFIGDIR", "/tmp",
+        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        "--setenv", "OPENBLAS_NUM_THREADS", "1",  # one worker, one core
+        "--setenv", "OMP_NUM_THREADS", "1",
+    ]  # fmt: skip
+    environment = os.environ if environment is None else environment
+    for name in PASSED_ENVIRONMENT:
+        if name in environment:
+            sandbox += ["--setenv", name, environment[name]]
+    if uid is not None:  # root: become a user of our own inside, with no capabilities
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]  # fmt: skip
+        return rlimits + sandbox + ["--", *drop, *command]
+    return rlimits + sandbox + ["--", *command]
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts its kernel inside :func:`bwrap_command`.
+
+    Configurable from nbgrader_config.py as ``c.SandboxedKernelManager.<name>``.
+    """
+
+    sandbox_uid = Integer(
+        60000,
+        help="Run as root, the kernel runs as this user id (one per parallel worker).",
+    ).tag(config=True)
+    memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(
+        config=True
+    )
+    cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds per process.").tag(config=True)
+    processes = Integer(Limits.processes, help="Processes and threads.").tag(config=True)
+    file_bytes = Integer(Limits.file_bytes, help="Largest file it may write.").tag(config=True)
+    socket_root = Unicode("", help="Where the private socket folders go (default: temp).").tag(
+        config=True
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Unix sockets cross the network namespace; TCP on 127.0.0.1 would not.
+        folder = tempfile.mkdtemp(prefix="grading-kernel-", dir=self.socket_root or None)
+        self._sockets = Path(folder)
+        self.transport = "ipc"
+        self.ip = str(self._sockets / "kernel")
+        self.connection_file = str(self._sockets / "kernel.json")
+
+    @property
+    def kernel_spec(self) -> Any:
+        """The kernel's spec, interrupted by a message: a signal would stop at bwrap."""
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            memory_bytes=self.memory_bytes,
+            cpu_seconds=self.cpu_seconds,
+            processes=self.processes,
+            file_bytes=self.file_bytes,
+        )
+
+    def _kernel_user(self) -> int | None:
+        return self.sandbox_uid if os.geteuid() == 0 else None
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        cwd = Path(kw.get("cwd") or os.getcwd()).resolve()
+        uid = self._kernel_user()
+        if uid is not None:  # its sockets and its scratch files belong to that user
+            for path in [self._sockets, *self._sockets.iterdir(), *cwd.iterdir()]:
+                os.chown(path, uid, uid)
+        wrapped = bwrap_command(
+            kernel_cmd, cwd, self._sockets, self.limits, uid, kw.get("env")
+        )
+        await super()._async_launch_kernel(wrapped, **kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources

@@ -18,7 +18,7 @@ export CHROMIUM
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench assignments grade demo-grading clean chromium
+.PHONY: help lab test lint bench assignments grade demo-grading clean system-tools
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,7 @@ help:  ## list the commands
 lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (Ctrl+C twice stops it)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(VENV)/.dev-installed chromium  ## set up .venv with the dev tools and run every test
+test: $(VENV)/.dev-installed system-tools  ## set up .venv with the dev tools and run every test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -46,17 +46,23 @@ grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade
 demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class end to end: build/demo/grades.csv, build/demo/feedback/
 	$(BIN)/python -m backprop_autograder.demo
 
-# The browser tests need a Chromium; playwright cannot download its own here,
-# so use the system's, installing Debian's package when run as root.
-chromium:
-	@[ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+# Two system programs the tests use for real: Chromium for the browser tests
+# (playwright cannot download its own here) and bubblewrap, the grading
+# sandbox. Found on PATH, or installed from Debian's packages when run as root.
+system-tools:
+	@missing=""; \
+	[ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	  || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    echo "installing Debian's$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "error: the browser tests need Chromium. Install it (Debian/Ubuntu: sudo apt install chromium)"; \
-	    echo "       or point the tests at one: make test CHROMIUM=/path/to/chromium"; exit 1; \
-	  fi; }
+	    echo "error: the tests need$$missing. Install them (Debian/Ubuntu: sudo apt install$$missing);"; \
+	    echo "       a Chromium elsewhere can be named with make test CHROMIUM=/path/to/chromium"; exit 1; \
+	  fi; \
+	fi
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,191 @@
+"""The grading kernel's sandbox, probed from inside a real sandboxed kernel.
+
+Each test runs a small notebook with :class:`SandboxedKernelManager`, the
+kernel manager nbgrader uses for autograding (see autograder/nbgrader_config.py),
+and reads what the student's code could see and do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from backprop_autograder import sandbox
+from backprop_autograder.sandbox import SandboxedKernelManager
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bubblewrap_is_here():
+    """Fail, never skip, without bwrap: the sandbox is not optional."""
+    try:
+        sandbox.find_bwrap()
+    except sandbox.SandboxUnavailable as error:
+        pytest.fail(f"{error} (`make test` installs it when run as root)")
+
+
+def run_in_sandbox(scratch: Path, *cells: str, timeout: int = 60) -> list[str]:
+    """Run ``cells`` in a sandboxed kernel whose working directory is ``scratch``.
+
+    Returns each cell's text: its stream output, or ``ename: evalue`` of its error.
+    """
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        allow_errors=True,
+        kernel_manager_class=SandboxedKernelManager,
+        resources={"metadata": {"path": str(scratch)}},
+    )
+    client.execute(stderr=subprocess.DEVNULL)  # the kernel's start-up notice
+    texts = []
+    for cell in nb.cells:
+        parts = []
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif out.output_type == "error":
+                parts.append(f"{out.ename}: {out.evalue}")
+        texts.append("".join(parts).strip())
+    return texts
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    folder = tmp_path / "autograded" / "student" / "01_forward_pass"
+    folder.mkdir(parents=True)
+    (folder / "01_forward_pass.ipynb").write_text("{}")
+    return folder
+
+
+def digest(folder: Path) -> str:
+    """A hash of every file's path and bytes below ``folder``."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def test_the_kernel_sees_no_answers_no_autograder_and_no_other_files(scratch):
+    neighbour = scratch.parent.parent / "other-student" / "secret.txt"
+    neighbour.parent.mkdir()
+    neighbour.write_text("another student's work")
+    (scratch.parents[2] / "gradebook.db").write_text("grades")
+    seen = run_in_sandbox(
+        scratch,
+        "import os\nprint(sorted(os.listdir('.')))",
+        f"print(os.path.exists({str(ROOT / 'solutions')!r}), "
+        f"os.path.exists({str(ROOT / 'autograder')!r}))",
+        f"print(os.path.exists({str(neighbour)!r}), "
+        f"os.path.exists({str(scratch.parents[2] / 'gradebook.db')!r}))",
+        "import backprop_reference",
+        "import backprop_autograder.hidden",
+        "import backprop_course, numpy\nprint('course package ok')",
+    )
+    assert seen[0] == "['01_forward_pass.ipynb']"
+    assert seen[1] == "False False"
+    assert seen[2] == "False False"
+    assert seen[3].startswith("ModuleNotFoundError")
+    assert seen[4].startswith("ModuleNotFoundError")
+    assert seen[5] == "course package ok"
+
+
+def test_no_connection_leaves_the_sandbox_not_even_to_the_hosts_loopback(scratch):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    seen = run_in_sandbox(
+        scratch,
+        f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
+        "socket.create_connection(('93.184.215.14', 80), timeout=3)",
+        "socket.getaddrinfo('pypi.org', 443)",
+    )
+    server.close()
+    assert not accepted, "the sandboxed kernel reached a server on the host"
+    assert seen[0].startswith("ConnectionRefusedError")  # its own, empty loopback
+    assert seen[1].startswith("OSError") and "unreachable" in seen[1]
+    assert seen[2].startswith("gaierror")
+
+
+def test_writes_stay_in_the_scratch_and_the_rest_is_read_only(scratch):
+    before = digest(ROOT / "course")
+    seen = run_in_sandbox(
+        scratch,
+        "open('notes.txt', 'w').write('mine')\nprint(open('notes.txt').read())",
+        f"open({str(ROOT / 'course' / 'evil.txt')!r}, 'w')",
+        "open('/etc/evil', 'w')",
+        "open('01_forward_pass.ipynb', 'w').write('changed')\nprint('scratch copy changed')",
+    )
+    assert seen[0] == "mine"
+    assert seen[1].startswith(("OSError", "PermissionError"))
+    assert seen[2].startswith(("OSError", "PermissionError"))
+    assert seen[3] == "scratch copy changed"
+    assert not (scratch / "notes.txt").exists()  # new files live in the sandbox's tmpfs
+    assert digest(ROOT / "course") == before
+
+
+def test_its_own_processes_and_user_only(scratch):
+    seen = run_in_sandbox(
+        scratch,
+        "import os\nprint(os.getpid() < 10, os.getuid() != 0)",
+        "print(len([p for p in os.listdir('/proc') if p.isdigit()]) < 10)",
+        "import socket\nprint(socket.gethostname())",
+    )
+    assert seen[0] == "True True" if os.geteuid() == 0 else seen[0].startswith("True")
+    assert seen[1] == "True"
+    assert seen[2] == "sandbox"
+
+
+def test_memory_processes_and_file_sizes_are_limited(scratch):
+    seen = run_in_sandbox(
+        scratch,
+        "import numpy as np\nx = np.ones(3 * 2**30 // 8)",  # 3 GiB, the limit is 2
+        "import os\nchildren = 0\n"
+        "try:\n"
+        "    for _ in range(500):\n"
+        "        if os.fork() == 0:\n"
+        "            import time; time.sleep(30); os._exit(0)\n"
+        "        children += 1\n"
+        "except OSError as error:\n"
+        "    print('stopped after', children, type(error).__name__)",
+        "open('/tmp/big', 'wb').write(b'0' * (100 * 2**20))",  # 100 MiB, the limit is 64
+        "print('still alive')",
+    )
+    assert seen[0].startswith("MemoryError")
+    stopped = seen[1].split()
+    assert stopped[:2] == ["stopped", "after"] and int(stopped[2]) < 100, seen[1]
+    assert seen[2].startswith("OSError") and "too large" in seen[2].lower()
+    assert seen[3] == "still alive"
+
+
+def test_grading_without_the_sandbox_takes_a_flag_and_warns(tmp_path):
+    command = [sys.executable, "-m", "backprop_autograder.pipeline", "--course-dir",
+               str(tmp_path), "--unsafe-no-sandbox", "autograde", "01_forward_pass"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert "WARNING: --unsafe-no-sandbox" in result.stderr
+
+
+def test_without_bubblewrap_grading_stops_and_says_how_to_get_it(tmp_path):
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no /usr/bin: no bwrap
+    command = [sys.executable, "-m", "backprop_autograder.pipeline", "--course-dir",
+               str(tmp_path), "autograde", "01_forward_pass"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode != 0
+    assert "apt-get install bubblewrap" in result.stderr + result.stdout
+    assert "--unsafe-no-sandbox" in result.stderr + result.stdout

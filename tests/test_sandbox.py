@@ -15,7 +15,6 @@ import sys
 import threading
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
@@ -43,7 +42,7 @@ def run_in_sandbox(scratch: Path, *cells: str, timeout: int = 60) -> list[str]:
     Returns each cell's text: its stream output, or ``ename: evalue`` of its error.
     """
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     client = NotebookClient(
         nb,
         timeout=timeout,

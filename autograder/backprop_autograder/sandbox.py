@@ -182,9 +182,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         60000,
         help="Run as root, the kernel runs as this user id (one per parallel worker).",
     ).tag(config=True)
-    memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(
-        config=True
-    )
+    memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds per process.").tag(config=True)
     processes = Integer(Limits.processes, help="Processes and threads.").tag(config=True)
     file_bytes = Integer(Limits.file_bytes, help="Largest file it may write.").tag(config=True)
@@ -227,9 +225,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if uid is not None:  # its sockets and its scratch files belong to that user
             for path in [self._sockets, *self._sockets.iterdir(), *cwd.iterdir()]:
                 os.chown(path, uid, uid)
-        wrapped = bwrap_command(
-            kernel_cmd, cwd, self._sockets, self.limits, uid, kw.get("env")
-        )
+        wrapped = bwrap_command(kernel_cmd, cwd, self._sockets, self.limits, uid, kw.get("env"))
         await super()._async_launch_kernel(wrapped, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import multiprocessing
 import os
 import re
 import shutil
@@ -26,9 +27,11 @@ import sys
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
@@ -80,6 +83,8 @@ def course_api(
     config = PyFileConfigLoader(config_file.name, path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
     config.Execute.timeout = timeout
+    # Parallel workers share the gradebook: a writer waits up to a minute for another.
+    config.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}?timeout=60"
     if exchange is not None:
         config.Exchange.root = str(exchange)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
@@ -145,21 +150,31 @@ def submitted_students(course_dir: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
 
 
-def progress(items: Sequence[str], label: str) -> Iterator[str]:
-    """Yield the items, drawing a bar with count and time left on stderr."""
-    start, total = time.monotonic(), len(items)
-    for done, item in enumerate(items):
-        elapsed = time.monotonic() - start
-        left = elapsed / done * (total - done) if done else 0.0
-        bar = "#" * (20 * done // max(total, 1))
-        sys.stderr.write(f"\r{label} [{bar:<20}] {done}/{total}  ETA {left:4.0f} s  {item:<24.24}")
+class Progress:
+    """A bar with count and time left, redrawn on stderr as items finish."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.start = time.monotonic()
+
+    def show(self, item: str) -> None:
+        """Draw the bar before ``item``; called once per item."""
+        elapsed = time.monotonic() - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        bar = "#" * (20 * self.done // max(self.total, 1))
+        sys.stderr.write(
+            f"\r{self.label} [{bar:<20}] {self.done}/{self.total}  ETA {left:4.0f} s  {item:<24.24}"
+        )
         sys.stderr.flush()
-        yield item
-    sys.stderr.write(
-        f"\r{label} [{'#' * 20}] {total}/{total}  {time.monotonic() - start:.0f} s"
-        + " " * 30
-        + "\n"
-    )
+        self.done += 1
+
+    def finish(self) -> None:
+        seconds = time.monotonic() - self.start
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * 20}] {self.total}/{self.total}  {seconds:.0f} s"
+            + " " * 30
+            + "\n"
+        )
 
 
 def check_readable(path: Path) -> str | None:
@@ -176,19 +191,87 @@ def check_readable(path: Path) -> str | None:
     return None
 
 
-def autograde(api: NbGraderAPI, course_dir: Path, assignment: str, report: Report) -> None:
-    """Autograde every submission, one at a time: a broken one never stops the others."""
-    for student in progress(submitted_students(course_dir, assignment), "autograde"):
+def autograde(
+    api: NbGraderAPI,
+    course_dir: Path,
+    assignment: str,
+    report: Report,
+    workers: int | None = None,
+) -> None:
+    """Autograde every submission, ``workers`` at a time (default: one per core).
+
+    Each worker is a process with nbgrader's API of its own and a sandbox
+    user of its own, taking the next student as it finishes one. nbgrader's
+    gradebook is one SQLite file: SQLite lets one writer in at a time and the
+    others wait (``course_api`` gives them a minute), and each worker writes
+    only its own student's rows. A broken submission never stops the others.
+    """
+    students = []
+    for student in submitted_students(course_dir, assignment):
         notebook = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
         problem = check_readable(notebook)
         if problem:
             report.note(student, problem)
-            continue
-        result = api.autograde(assignment, student, force=True, create=True)
-        if not result.get("success"):
-            report.note(student, "nbgrader could not grade it: " + last_line(result))
-            continue
+        else:
+            students.append(student)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(students)))
+    bar = Progress("autograde", len(students))
+    if workers == 1:
+        for student in students:
+            bar.show(student)
+            _record(report, course_dir, assignment, student, _grade_one(api, assignment, student))
+    else:
+        uids = multiprocessing.get_context("spawn").Queue()
+        for worker in range(workers):
+            uids.put(sandbox.FIRST_UID + worker)
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(course_dir, api.config, uids),
+        ) as pool:
+            jobs = {pool.submit(_worker_grades, assignment, s): s for s in students}
+            for job in as_completed(jobs):
+                student = jobs[job]
+                bar.show(student)
+                _record(report, course_dir, assignment, student, _outcome(job))
+    bar.finish()
+
+
+def _grade_one(api: NbGraderAPI, assignment: str, student: str) -> str | None:
+    """nbgrader autograde of one student: None if it went through, else why not."""
+    result = api.autograde(assignment, student, force=True, create=True)
+    return None if result.get("success") else last_line(result)
+
+
+def _record(report: Report, course_dir: Path, assignment: str, student: str, problem) -> None:
+    if problem is not None:
+        report.note(student, "nbgrader could not grade it: " + problem)
+    else:
         note_incidents(course_dir, assignment, student, report)
+
+
+def _outcome(job: Future) -> str | None:
+    try:
+        return job.result()
+    except Exception as error:  # a worker that died is one student's problem
+        return f"{type(error).__name__}: {error}"
+
+
+_WORKER_API: NbGraderAPI | None = None
+
+
+def _start_worker(course_dir: Path, config: Any, uids: Any) -> None:
+    """A grading worker: nbgrader's API on the course, its own sandbox user."""
+    global _WORKER_API
+    config.SandboxedKernelManager.sandbox_uid = uids.get()
+    _WORKER_API = NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def _worker_grades(assignment: str, student: str) -> str | None:
+    assert _WORKER_API is not None, "the worker was not started"
+    with quiet_libraries():
+        return _grade_one(_WORKER_API, assignment, student)
 
 
 def last_line(result: dict) -> str:
@@ -297,7 +380,7 @@ def _grade(args: argparse.Namespace) -> Report:
         collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
     else:
         collect_exchange(api, args.lesson, report)
-    autograde(api, course_dir, args.lesson, report)
+    autograde(api, course_dir, args.lesson, report, args.workers)
     feedback(api, args.lesson, report)
     read_scores(course_dir, args.lesson, report)
     export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
@@ -329,6 +412,12 @@ def parser() -> argparse.ArgumentParser:
     main_parser.add_argument("--exchange", type=Path, help="the nbgrader exchange folder")
     main_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
                              help="seconds a cell may run (default 30)")  # fmt: skip
+    main_parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="submissions graded at once (default: one per core)",
+    )
     main_parser.add_argument(
         "--unsafe-no-sandbox",
         action="store_true",
@@ -385,7 +474,7 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
     elif args.command == "collect":
         collect_exchange(api, args.lesson, report)
     elif args.command == "autograde":
-        autograde(api, course_dir, args.lesson, report)
+        autograde(api, course_dir, args.lesson, report, args.workers)
         read_scores(course_dir, args.lesson, report)
     elif args.command == "feedback":
         feedback(api, args.lesson, report)

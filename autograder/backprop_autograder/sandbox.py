@@ -37,6 +37,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, Unicode
 
+FIRST_UID = 60000  # run as root, grading worker k's kernels run as user FIRST_UID + k
 GIB = 1024**3
 MIB = 1024**2
 INSTALL_HINT = (
@@ -179,7 +180,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     sandbox_uid = Integer(
-        60000,
+        FIRST_UID,
         help="Run as root, the kernel runs as this user id (one per parallel worker).",
     ).tag(config=True)
     memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(config=True)

@@ -1,14 +1,18 @@
 """Grading throughput: stock `nbgrader autograde` against `backprop-grade autograde`.
 
 Both grade the same N solved submissions of lesson 01, each in its own
-course directory (stock nbgrader with a minimal configuration; ours with the
-course's), each as a fresh process, alternating over the rounds. Prints one
-JSON line: notebooks per minute for both, and their ratio (ours / stock).
+course directory: stock nbgrader serially, with a minimal configuration and
+no isolation; ours sandboxed (bubblewrap) and in parallel, one worker per
+core. Each run is a fresh process; the two alternate over the rounds. Prints
+one JSON line: notebooks per minute for both, their ratio (ours / stock),
+and the sandbox's start-up overhead per notebook (a sandboxed kernel's start
+and stop against a plain one's, measured side by side).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -48,7 +52,37 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def run(notebooks: int = 6, rounds: int = 2) -> dict:
+def kernel_round_trip(manager_class: type) -> float:
+    """Seconds to start a kernel, run one empty cell in it, and stop it."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("pass")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    with tempfile.TemporaryDirectory() as scratch:
+        client = NotebookClient(
+            nb, kernel_manager_class=manager_class, resources={"metadata": {"path": scratch}}
+        )
+        start = time.perf_counter()
+        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def sandbox_overhead_ms(rounds: int = 5) -> float:
+    """Median extra start-up time of a sandboxed kernel, alternating with a plain one."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from backprop_autograder.sandbox import SandboxedKernelManager
+
+    extra = []
+    for _ in range(rounds):
+        plain = kernel_round_trip(AsyncKernelManager)
+        sandboxed = kernel_round_trip(SandboxedKernelManager)
+        extra.append(sandboxed - plain)
+    return round(1e3 * statistics.median(extra), 1)
+
+
+def run(notebooks: int = 20, rounds: int = 2) -> dict:
     assignment = lesson("01_forward_pass").name
     with tempfile.TemporaryDirectory() as tmp:
         stock_dir, ours_dir = Path(tmp) / "stock", Path(tmp) / "ours"
@@ -71,6 +105,8 @@ def run(notebooks: int = 6, rounds: int = 2) -> dict:
         "ours_per_min": round(ours_per_min, 1),
         "ratio": round(ours_per_min / stock_per_min, 2),
         "rounds": rounds,
+        "workers": os.cpu_count(),
+        "sandbox_startup_overhead_ms": sandbox_overhead_ms(),
     }
 
 

@@ -25,6 +25,7 @@ def test_quick_run_prints_a_table_and_json_lines(capsys):
         assert 0 < r["median_ms"] <= r["p95_ms"] and r["changes"] == 5
     (grading,) = [r for r in lines if r["bench"] == "grading"]
     assert grading["notebooks"] == 2 and grading["stock_per_min"] > 0
+    assert isinstance(grading["sandbox_startup_overhead_ms"], float)
     assert grading["ratio"] == pytest.approx(
         grading["ours_per_min"] / grading["stock_per_min"], rel=0.02
     )

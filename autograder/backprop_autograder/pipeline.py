@@ -221,12 +221,12 @@ def autograde(
             bar.show(student)
             _record(report, course_dir, assignment, student, _grade_one(api, assignment, student))
     else:
-        uids = multiprocessing.get_context("spawn").Queue()
+        uids = multiprocessing.get_context("fork").Queue()
         for worker in range(workers):
             uids.put(sandbox.FIRST_UID + worker)
         with ProcessPoolExecutor(
             workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context("fork"),
             initializer=_start_worker,
             initargs=(course_dir, api.config, uids),
         ) as pool:

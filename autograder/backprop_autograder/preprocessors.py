@@ -62,9 +62,9 @@ class ResilientExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._running: int | None = None
-        # The kernel's own stderr (start-up notices, crash dumps) is not the
+        # The kernel's own stdout and stderr (start-up notices, crash dumps) are not the
         # student's output and would only clutter the instructor's terminal.
-        with self.setup_kernel(stderr=subprocess.DEVNULL):
+        with self.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             for index, cell in enumerate(self.nb.cells):

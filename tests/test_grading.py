@@ -185,6 +185,26 @@ def test_grading_twice_is_the_same_and_a_late_submission_changes_its_row_only(tm
     assert len(after_rows) == len(before_rows) + 1
 
 
+def test_parallel_workers_give_exactly_the_serial_grades(demo_run, tmp_path):
+    """The demo class (crashes, timeouts, broken files included), one worker against three."""
+    out, _ = demo_run
+    csv_files = {}
+    for workers in (1, 3):
+        course_dir = tmp_path / f"workers{workers}"
+        build([LESSON], course_dir)
+        csv_files[workers] = tmp_path / f"grades{workers}.csv"
+        args = pipeline.parser().parse_args(
+            ["--course-dir", str(course_dir), "--timeout", "10", "--workers", str(workers),
+             "grade", LESSON.name, "--from", str(out / "downloads.zip"),
+             "--csv", str(csv_files[workers])]
+        )  # fmt: skip
+        args.lesson = LESSON.name
+        pipeline.grade(args)
+    serial, parallel = csv_files[1].read_text(), csv_files[3].read_text()
+    assert parallel == serial
+    assert len(serial.splitlines()) == len(rows(out / "grades.csv")) + 1  # every student, once
+
+
 def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
     """Release, a student's fetch and submit (nbgrader's own commands), collect, grade."""
     course_dir, exchange, home = tmp_path / "course", tmp_path / "exchange", tmp_path / "alice"

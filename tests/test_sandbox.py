@@ -188,3 +188,23 @@ def test_without_bubblewrap_grading_stops_and_says_how_to_get_it(tmp_path):
     assert result.returncode != 0
     assert "apt-get install bubblewrap" in result.stderr + result.stdout
     assert "--unsafe-no-sandbox" in result.stderr + result.stdout
+
+
+def test_a_flood_of_output_is_cut_as_it_arrives(tmp_path):
+    from backprop_autograder.preprocessors import ResilientExecute
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("for _ in range(10_000):\n    print('x' * 10_000)"),  # 100 MB
+            new_code_cell("print('the next cell runs')"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    executor = ResilientExecute(
+        timeout=120, kernel_manager_class=SandboxedKernelManager, max_output_bytes=100_000
+    )
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    kept = "".join(out.get("text", "") for out in nb.cells[0].outputs)
+    assert 100_000 <= len(kept) < 100_200
+    assert kept.rstrip().endswith("[output cut: this cell printed more than 100000 bytes]")
+    assert nb.cells[1].outputs[0]["text"] == "the next cell runs\n"

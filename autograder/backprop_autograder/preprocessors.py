@@ -2,7 +2,8 @@
 
 - :class:`ResilientExecute` runs the notebook like nbgrader's Execute, but when
   student code kills the kernel it marks that cell as failed, starts a fresh
-  kernel and grades the rest, instead of losing the whole submission.
+  kernel and grades the rest, instead of losing the whole submission; and it
+  keeps at most ``max_output_bytes`` of each cell's output as it arrives.
 - :class:`ForgetUnknownGradeIds` turns a cell whose grade id the source does
   not know (a student edited it) into a plain cell, so that nbgrader restores
   the original instead of refusing the whole submission.
@@ -38,6 +39,30 @@ class ResilientExecute(Execute):
     max_kernel_deaths = Integer(
         5, help="Give up on a notebook after its code killed this many kernels."
     ).tag(config=True)
+    max_output_bytes = Integer(
+        1_000_000, help="Output a cell may keep; the rest is dropped as it arrives."
+    ).tag(config=True)
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        """Keep a cell's output up to the limit, then one line that says the rest was cut."""
+        size = output_size(msg)
+        used = self._output_used.get(cell_index, 0)
+        self._output_used[cell_index] = used + size
+        room = self.max_output_bytes - used
+        if size <= room:
+            return super().output(outs, msg, display_id, cell_index)
+        if room < 0:  # cut already
+            return None
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "stream" and room > 0:  # keep what fits of this text
+            msg = {**msg, "content": {**content, "text": content["text"][:room]}}
+            super().output(outs, msg, display_id, cell_index)
+        notice = f"\n[output cut: this cell printed more than {self.max_output_bytes} bytes]\n"
+        outs.append(NotebookNode(output_type="stream", name="stdout", text=notice))
+        self._output_used[cell_index] = self.max_output_bytes + 1
+        return None
 
     def preprocess(
         self, nb: NotebookNode, resources: dict | None = None, km: Any = None
@@ -60,6 +85,7 @@ class ResilientExecute(Execute):
         """nbconvert's preprocess, leaving out the cells that killed a kernel before."""
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
+        self._output_used: dict[int, int] = {}
         self._check_assign_resources(resources)
         self._running: int | None = None
         # The kernel's own stdout and stderr (start-up notices, crash dumps) are not the
@@ -74,6 +100,15 @@ class ResilientExecute(Execute):
             self._running = None
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+
+def output_size(msg: dict) -> int:
+    """Roughly how many bytes an output message adds to the notebook."""
+    content = msg.get("content", {})
+    if "text" in content:
+        return len(content["text"])
+    data = content.get("data", {})
+    return sum(len(str(value)) for value in data.values()) + len(str(content.get("traceback", "")))
 
 
 def mark_kernel_death(cell: NotebookNode) -> None:

@@ -208,3 +208,14 @@ def test_a_flood_of_output_is_cut_as_it_arrives(tmp_path):
     assert 100_000 <= len(kept) < 100_200
     assert kept.rstrip().endswith("[output cut: this cell printed more than 100000 bytes]")
     assert nb.cells[1].outputs[0]["text"] == "the next cell runs\n"
+
+
+def test_tmp_is_mounted_before_anything_that_lives_inside_it(tmp_path):
+    """A checkout or a course directory under /tmp must not be hidden by the new /tmp."""
+    command = sandbox.bwrap_command(["true"], tmp_path, tmp_path, sandbox.Limits(), None)
+    tmpfs_at = next(
+        i for i, arg in enumerate(command) if arg == "--tmpfs" and command[i + 1] == "/tmp"
+    )
+    for i, arg in enumerate(command):
+        if arg in ("--bind", "--ro-bind") and command[i + 2].startswith("/tmp/"):
+            assert i > tmpfs_at, command[i : i + 3]

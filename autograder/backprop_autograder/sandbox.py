@@ -145,12 +145,13 @@ def bwrap_command(
         "--die-with-parent",
         "--new-session",  # no terminal to inject keystrokes into
         "--hostname", "sandbox",
+        # /tmp first: the binds below may lie inside it (a checkout in /tmp)
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+        "--proc", "/proc",
+        "--dev", "/dev",
         *_readonly_system(),
         *_readonly_python(),
         *_readonly_course_package(),
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         *_scratch(cwd, limits),
         "--bind", str(sockets), str(sockets),
         "--chdir", str(cwd),

@@ -240,8 +240,24 @@ def autograde(
 
 def _grade_one(api: NbGraderAPI, assignment: str, student: str) -> str | None:
     """nbgrader autograde of one student: None if it went through, else why not."""
-    result = api.autograde(assignment, student, force=True, create=True)
+    with restored_environment("NBGRADER_EXECUTION"):
+        result = api.autograde(assignment, student, force=True, create=True)
     return None if result.get("success") else last_line(result)
+
+
+@contextlib.contextmanager
+def restored_environment(*names: str) -> Iterator[None]:
+    """Put ``names`` back as they were: nbgrader 0.9 leaves NBGRADER_EXECUTION set
+    after a notebook it could not grade, and it would follow our own process."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _record(report: Report, course_dir: Path, assignment: str, student: str, problem) -> None:

@@ -219,3 +219,14 @@ def test_tmp_is_mounted_before_anything_that_lives_inside_it(tmp_path):
     for i, arg in enumerate(command):
         if arg in ("--bind", "--ro-bind") and command[i + 2].startswith("/tmp/"):
             assert i > tmpfs_at, command[i : i + 3]
+
+
+def test_without_root_the_process_allowance_adds_the_graders_own_processes(tmp_path):
+    limits = sandbox.Limits(processes=64)
+    as_root = sandbox.bwrap_command(["true"], tmp_path, tmp_path, limits, uid=60000)
+    as_user = sandbox.bwrap_command(["true"], tmp_path, tmp_path, limits, uid=None)
+    assert "--nproc=64" in as_root
+    mine = sandbox.processes_of_mine()
+    assert mine >= threading.active_count()  # this test's own threads at least
+    (nproc,) = [arg for arg in as_user if arg.startswith("--nproc=")]
+    assert int(nproc.removeprefix("--nproc=")) >= 64 + mine - 5  # a few may come and go

@@ -118,6 +118,19 @@ def _scratch(cwd: Path, limits: Limits) -> list[str]:
     return args
 
 
+def processes_of_mine() -> int:
+    """How many processes and threads this user runs now (what RLIMIT_NPROC counts)."""
+    me, count = os.getuid(), 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == me:
+                    count += len(os.listdir(entry / "task"))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return count
+
+
 def bwrap_command(
     command: list[str],
     cwd: Path,
@@ -127,12 +140,16 @@ def bwrap_command(
     environment: dict[str, str] | None = None,
 ) -> list[str]:
     """``command`` wrapped: prlimit's limits, then bwrap, then (as root) a drop to ``uid``."""
+    # The process limit counts every process of the kernel's user. As root the
+    # kernel gets a user of its own; otherwise it shares the grader's, so the
+    # grader's own processes are added to its allowance.
+    processes = limits.processes if uid is not None else limits.processes + processes_of_mine()
     rlimits = [
         "prlimit",
         f"--as={limits.memory_bytes}",
         f"--cpu={limits.cpu_seconds}",
         f"--fsize={limits.file_bytes}",
-        f"--nproc={limits.processes}",
+        f"--nproc={processes}",
         "--core=0",
         "--",
     ]

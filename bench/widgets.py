@@ -105,31 +105,26 @@ def trainer_cases() -> list[Case]:
     from backprop_course.widgets import NetworkTrainer
     from backprop_reference.mini_batch import backprop_batch  # a finished lesson 05
 
-    def trained(epochs: int) -> Callable[[], NetworkTrainer]:
-        def build() -> NetworkTrainer:
-            trainer = NetworkTrainer(backprop_batch, hidden_layers=3, units=8)
-            trainer.train_epochs(epochs)
-            return trainer
-
-        return build
+    def build() -> NetworkTrainer:
+        return NetworkTrainer(backprop_batch, hidden_layers=3, units=8)
 
     return [
         Case(
             "network_trainer_play",
             "play tick: one epoch of 3×8 tanh on moons, batch 16, and a redraw",
-            trained(0),
+            build,
             cycle("play", list(range(1, 1000))),
         ),
         Case(
             "network_trainer_units",
             "units per layer (rebuilds the network)",
-            trained(0),
+            build,
             cycle("units", [4, 5, 6, 7, 8, 7, 6, 5]),
         ),
         Case(
             "network_trainer_depth",
             "hidden layers (rebuilds the network)",
-            trained(0),
+            build,
             cycle("hidden_layers", [1, 2, 3, 4, 5, 6, 5, 4, 3, 2]),
         ),
     ]

@@ -23,8 +23,8 @@ from backprop_course.widgets.trainer import (
     mean_cost,
     numerical_deltas,
     numerical_gradient,
-    relative_error,
 )
+from backprop_reference.matrix_form import relative_error
 from backprop_reference.mini_batch import backprop_batch
 
 pytestmark = pytest.mark.widgets

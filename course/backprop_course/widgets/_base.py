@@ -16,6 +16,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from backprop_course.widgets._figure import FigureImage
+
 
 def grading() -> bool:
     """True while nbgrader executes the notebook (autograde or validate)."""
@@ -45,12 +47,17 @@ class LessonWidget:
     """Base of the lesson widgets: ``.widget`` is displayed; a placeholder while grading."""
 
     widget: widgets.Widget
+    drawing: FigureImage  # the picture, drawn in layers
     _busy = False  # set while the widget moves its own controls
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if grading():
             return SkippedWhileGrading(cls.__name__)
         return super().__new__(cls)
+
+    def render(self) -> bytes:
+        """The current picture as PNG bytes."""
+        return self.drawing.png()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -556,10 +556,6 @@ class BatchNoiseExplorer(LessonWidget):
         else:
             self.drawing.show()
 
-    def render(self) -> bytes:
-        """The current picture as PNG bytes."""
-        return self.drawing.png()
-
 
 def _batch_sizes(n: int) -> list[int]:
     """1, 2, 4, ... below n, then n itself."""

@@ -377,10 +377,6 @@ class DescentExplorer(LessonWidget):
             self.drawing.show()
         self._path_changed = False
 
-    def render(self) -> bytes:
-        """The current picture as PNG bytes."""
-        return self.drawing.png()
-
 
 def _show(p: np.ndarray) -> str:
     return f"({p[0]:.3g}, {p[1]:.3g})"

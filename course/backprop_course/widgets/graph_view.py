@@ -637,10 +637,6 @@ class GraphView(LessonWidget):
             arrow.set_linestyle(style)
             arrow.set_visible(True)
 
-    def render(self) -> bytes:
-        """The current picture as PNG bytes."""
-        return self.drawing.png()
-
 
 class Sprite(NamedTuple):
     """Pixels drawn once, to be pasted at the same place again."""

@@ -44,6 +44,7 @@ from matplotlib.ticker import (
     ScalarFormatter,
 )
 
+from backprop_course.checking import array_difference
 from backprop_course.datasets import TOY_DATASETS, one_hot
 from backprop_course.widgets._base import LessonWidget
 from backprop_course.widgets._figure import FigureImage, widen
@@ -62,7 +63,9 @@ TRAIN_SIZE = TEST_SIZE = 200
 TRAIN_SEED, TEST_SEED = 0, 1  # the test set is drawn separately, with its own seed
 PROBE_SIZE = 8  # training points whose errors δ^l are measured one by one
 STEP = 1e-5  # h of the centred differences
-AGREEMENT = 1e-6  # largest relative error accepted from a student's gradient
+# A student's gradient agrees with finite differences when every entry is within
+# these tolerances (the centred differences here are good to about 1e-9).
+RTOL, ATOL = 1e-5, 1e-8
 EPOCHS_AT_START = (-0.5, 10.0)  # x limits of the epoch axes before they grow
 NUMERICAL_TICK_BUDGET = 0.03  # seconds of numerical-gradient training per play tick
 
@@ -197,12 +200,6 @@ def numerical_deltas(
     return deltas
 
 
-def relative_error(a: Array, b: Array, eps: float = 1e-12) -> float:
-    """‖a − b‖ / max(ε, ‖a‖ + ‖b‖) over a whole array (0 = equal, 1 = unrelated)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.linalg.norm(a - b) / max(eps, np.linalg.norm(a) + np.linalg.norm(b)))
-
-
 # -- checking a student's backprop_batch ------------------------------------------------
 
 # Small random networks to check against: a mix of activations, a batch and a single column.
@@ -223,6 +220,11 @@ def _check_case(sizes: Sequence[int], activations: Sequence[str], m: int, rng):
     return params, X, Y
 
 
+def _difference(got: Array, expected: Array, what: str = "it") -> str | None:
+    """How ``got`` differs from ``expected`` entry by entry (the checks' own comparison)."""
+    return array_difference(got, expected, what, rtol=RTOL, atol=ATOL)
+
+
 def _what_is_wrong(key: str, got: Array, expected: Array) -> str | None:
     """A sentence about grads[key] if it disagrees with ``expected``, else None."""
     if got.shape != expected.shape:
@@ -230,25 +232,22 @@ def _what_is_wrong(key: str, got: Array, expected: Array) -> str | None:
             f'grads["{key}"] has shape {got.shape}, but {key} has shape {expected.shape}: '
             "each gradient must have its parameter's shape"
         )
-    error = relative_error(got, expected)
-    if error < AGREEMENT:
+    difference = _difference(got, expected)
+    if difference is None:
         return None
-    message = (
-        f'grads["{key}"] disagrees with finite differences: relative error {error:.2g} '
-        f"(a correct gradient gives < {AGREEMENT:g})"
-    )
+    message = f'grads["{key}"] disagrees with finite differences: {difference}'
     scale = float(np.sum(got * expected) / max(np.sum(expected * expected), 1e-300))
-    if got.shape[0] == got.shape[-1] and relative_error(got, expected.T) < AGREEMENT:
-        message += "; it is the transpose of the right one"
-    elif scale != 0 and relative_error(got, scale * expected) < AGREEMENT:
-        message += f"; it is {scale:.3g} times the right one"
-    return message
+    if got.shape[0] == got.shape[-1] and _difference(got, expected.T) is None:
+        message += " It is the transpose of the right one"
+    elif scale != 0 and _difference(got, scale * expected) is None:
+        message += f" It is {scale:.3g} times the right one"
+    return message.rstrip(".")  # the caller ends the sentence
 
 
 def check_backprop(backprop: GradientFunction) -> str | None:
     """Compare ``backprop`` with centred differences on small random networks.
 
-    Returns None when it agrees everywhere (relative error < 1e-6 for every
+    Returns None when it agrees everywhere (every entry within RTOL and ATOL for every
     parameter array and the cost), otherwise one plain sentence saying what
     went wrong: not written yet, an exception, a missing key, a wrong shape,
     or which array disagrees and by how much.
@@ -291,7 +290,7 @@ def _returned_wrong(result, params, X, Y, activations) -> str | None:
         if problem:
             return problem
     right_cost = mean_cost(X, Y, params, activations)
-    if np.ndim(cost) != 0 or relative_error(float(cost), right_cost) >= AGREEMENT:
+    if np.ndim(cost) != 0 or not np.isclose(float(cost), right_cost, rtol=RTOL, atol=ATOL):
         return f"it returned the cost {cost!r}, but the mean cost is {right_cost:.6g}"
     return None
 
@@ -716,10 +715,6 @@ class NetworkTrainer(LessonWidget):
         self._fill_pick()
         self._new_structure()
         self.redraw()
-
-    def render(self) -> bytes:
-        """The current picture as PNG bytes."""
-        return self.drawing.png()
 
     # -- reacting to the controls -------------------------------------------------------------
 

@@ -22,17 +22,20 @@ from nbgrader.preprocessors import (
 )
 
 from backprop_autograder.preprocessors import (
-    DropStderrFromTests,
     ForgetUnknownGradeIds,
     HideHiddenChecks,
     ResilientExecute,
+    ScoreOutsideKernel,
 )
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "backprop"
+HERE = os.path.dirname(os.path.abspath(__file__))
 # The course directory is the folder nbgrader runs in (its default root):
 # source/, release/, submitted/, autograded/, feedback/ and gradebook.db.
+# hidden_answers/ holds what the hidden checks expect: only the grader reads it.
+c.ScoreOutsideKernel.answers_dir = os.path.join(HERE, "hidden_answers")
 
 # The stub students see in every exercise, as in course/.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -64,13 +67,15 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # nbgrader's autograde steps, with two changes: a kernel killed by student
-# code costs only the cell that killed it, and warnings on stderr cost nothing.
+# code costs only the cell that killed it, and each test cell is scored
+# outside the kernel, from the results it sent, against answers the kernel
+# never sees (hidden_answers/ in this folder, written by `make assignments`).
 c.Autograde.autograde_preprocessors = [
     ResilientExecute,
-    DropStderrFromTests,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    ScoreOutsideKernel,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,

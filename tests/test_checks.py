@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import math
 import re
 import types
@@ -16,9 +17,11 @@ import types
 import numpy as np
 import pytest
 
-from backprop_autograder.assemble import hidden_code
+from backprop_autograder import scoring
+from backprop_autograder.assemble import hidden_checks
 from backprop_autograder.lessons import LESSONS
 from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
+from backprop_course import grading
 from backprop_course.checking import MISTAKES, CheckFailed, compare
 from backprop_course.engine import make_value_class
 from backprop_course.replay import decode, encode, pack, unpack
@@ -37,6 +40,7 @@ def exercises(lesson):
         and getattr(obj, "__module__", "") == hidden.__name__
         and not name.startswith("_")
         and name != "random_graph"
+        and not name.startswith("judge_")
     )
 
 
@@ -83,10 +87,24 @@ def _rebind(function, namespace):
     return rebound
 
 
+def run_hidden(namespace: dict, name: str, lesson) -> scoring.Verdict:
+    """The hidden checks as graded: results from the student's function, judged apart.
+
+    Raises CheckFailed with the verdict's lines if any hidden check failed.
+    """
+    hidden = hidden_checks(name, lesson.hidden(), SEED)
+    bundle = grading.collect_results(namespace[name], hidden.payload)
+    sent = json.loads(json.dumps(bundle))  # as the display message carries it
+    verdict = scoring.judge(hidden.answers, sent, "no results")
+    if verdict.passed != verdict.total or not verdict.ran:
+        raise CheckFailed("\n".join(verdict.lines))
+    return verdict
+
+
 def run_checks(namespace: dict, name: str, lesson) -> None:
     """The test cell: the visible check, then the hidden one."""
     exec(f"check.{name}({name})", namespace)
-    exec(hidden_code(name, lesson.hidden(), SEED), namespace)
+    run_hidden(namespace, name, lesson)
 
 
 @pytest.mark.parametrize(("lesson", "name"), ALL, ids=IDS)
@@ -105,7 +123,7 @@ def test_an_unwritten_exercise_says_so(lesson, name):
     with pytest.raises(CheckFailed, match="not written yet"):
         exec(f"check.{name}({name})", namespace)
     with pytest.raises(CheckFailed, match="not written yet"):
-        exec(hidden_code(name, lesson.hidden(), SEED), namespace)
+        run_hidden(namespace, name, lesson)
 
 
 def _lesson(topic):
@@ -126,7 +144,7 @@ def test_a_known_mistake_fails_the_hidden_check_too(case: Misconception):
     lesson = _lesson(case.topic)
     namespace = student_namespace(lesson, case.source)
     with pytest.raises(CheckFailed):
-        exec(hidden_code(case.exercise, lesson.hidden(), SEED), namespace)
+        run_hidden(namespace, case.exercise, lesson)
 
 
 @pytest.mark.parametrize("case", MISCONCEPTIONS, ids=[m.id for m in MISCONCEPTIONS])
@@ -229,11 +247,15 @@ def test_encoding_round_trips_exactly():
     assert back["cache"]._fields == LayerCache._fields
 
 
-def test_hidden_payload_holds_no_readable_reference_code():
+def test_hidden_payload_holds_inputs_only():
+    """What enters the kernel: no reference code, no expected values, and small."""
     for lesson, name in ALL:
-        code = hidden_code(name, lesson.hidden(), SEED)
-        assert "backprop_reference" not in code
-        assert len(code) < 20_000, f"{name}: hidden check of {len(code)} characters"
+        hidden = hidden_checks(name, lesson.hidden(), SEED)
+        assert "backprop_reference" not in hidden.payload
+        assert len(hidden.payload) < 20_000, f"{name}: {len(hidden.payload)} characters"
+        for case in unpack(hidden.payload):
+            assert set(case) <= {"args", "kwargs", "isolate", "graph", "observe"}, name
+        assert hidden.answers["count"] == len(unpack(hidden.payload)), name
 
 
 def test_every_mistake_has_a_clear_message():

@@ -108,7 +108,9 @@ def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):
     assert re.search(r"kernel-killer: check_parameter_count killed the kernel", text)
     assert re.search(r"segfault: check_parameter_count killed the kernel", text)
     assert re.search(r"infinite-loop: check_parameter_count ran out of time", text)
-    assert not re.search(r"^(perfect|warnings-only|edited-tests|deleted-tests):", text, re.M)
+    assert re.search(r"^edited-tests: check_\w+ was edited; the original was graded", text, re.M)
+    assert re.search(r"^deleted-tests: check_\w+ was deleted or relabelled; the original", text, re.M)
+    assert not re.search(r"^(perfect|warnings-only|blank|half-finished):", text, re.M)
 
 
 def test_summary_reports_students_means_and_distribution(demo_run):
@@ -142,6 +144,7 @@ def test_feedback_shows_messages_but_no_hidden_code_or_expected_values(demo_run)
         assert "BEGIN HIDDEN" not in page and "_replay" not in page
     mistaken = pages["mistake-transposed-dense-forward"]
     assert "hidden check: dense_forward(array of shape" in mistaken
+    assert re.search(r"dense_forward: 0 of \d+ hidden checks passed, 0 of \d+ points", mistaken)
     assert "likely mistake: transposed" in mistaken
     assert MISTAKES["transposed"].split(":")[0] in mistaken
     assert "✘" not in pages["perfect"]

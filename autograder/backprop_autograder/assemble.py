@@ -8,8 +8,10 @@ The steps, one function each:
    ``### END SOLUTION``. nbgrader's ClearSolutions turns it back into the stub.
 2. :func:`add_hidden_checks`: every test cell ``check.<name>(<name>)`` gets the
    hidden checks of ``<name>`` between ``### BEGIN HIDDEN TESTS`` and
-   ``### END HIDDEN TESTS``: cases recorded from the reference now, replayed
-   in the grading kernel without it. nbgrader's ClearHiddenTests removes them.
+   ``### END HIDDEN TESTS``: the inputs of cases drawn now, which the grading
+   kernel runs the student's function on. Their expected results, computed
+   now by the reference, go to the grader only (:class:`HiddenChecks`).
+   nbgrader's ClearHiddenTests removes the hidden parts from the release.
 
 Nothing is written twice: prose and stubs live in ``course/``, answers in
 ``solutions/``, hidden checks in ``autograder/backprop_autograder/hidden/``.
@@ -25,15 +27,19 @@ import copy
 import inspect
 import textwrap
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import nbformat
 import numpy as np
 
-from backprop_autograder.cases import HiddenCode
+from backprop_autograder.cases import Judged
 from backprop_autograder.lessons import Lesson, lesson
-from backprop_course.replay import pack
+from backprop_course.checking import describe_call
+from backprop_course.grading import payload_digest
+from backprop_course.replay import decode, pack
 
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -176,8 +182,25 @@ def tested_name(cell: nbformat.NotebookNode) -> str:
     return grade_id.removeprefix("check_")
 
 
-def hidden_code(name: str, hidden: ModuleType, seed: int) -> str:
-    """The hidden part of ``name``'s test cell, from the lesson's hidden-check module."""
+@dataclass
+class HiddenChecks:
+    """An exercise's hidden checks, split by who may see what.
+
+    ``payload``: the cases' inputs, packed into the test cell for the grading
+    kernel. ``answers``: what they expect, for the grader alone (see
+    :mod:`backprop_autograder.scoring`); it never enters the notebook.
+    """
+
+    payload: str
+    answers: dict[str, Any]
+
+
+# What the kernel needs to run a case; everything else stays with the grader.
+KERNEL_KEYS = ("args", "kwargs", "isolate", "graph", "observe")
+
+
+def hidden_checks(name: str, hidden: ModuleType, seed: int) -> HiddenChecks:
+    """Draw ``name``'s hidden cases from the lesson's hidden-check module and split them."""
     make = getattr(hidden, name, None)
     if make is None:
         raise AssemblyError(
@@ -185,43 +208,64 @@ def hidden_code(name: str, hidden: ModuleType, seed: int) -> str:
         )
     # The same seed always gives the same cases; each exercise draws its own stream.
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    cases = make(rng)
-    if isinstance(cases, HiddenCode):
-        return str(cases)
-    return f'from backprop_course.replay import replay as _replay\n_replay({name}, "{pack(cases)}")'
+    made = make(rng)
+    cases = made.cases if isinstance(made, Judged) else made
+    payload = pack([{k: case[k] for k in KERNEL_KEYS if k in case} for case in cases])
+    answers: dict[str, Any] = {
+        "exercise": name,
+        "digest": payload_digest(payload),
+        "count": len(cases),
+    }
+    if isinstance(made, Judged):
+        answers["judge"] = made.judge
+    else:
+        answers["cases"] = [expected_part(name, case) for case in cases]
+    return HiddenChecks(payload, answers)
 
 
-def add_hidden_checks(nb: nbformat.NotebookNode, hidden: ModuleType, seed: int) -> None:
-    """Wrap every test cell for partial credit and append its hidden checks.
+def expected_part(name: str, case: dict[str, Any]) -> dict[str, Any]:
+    """The grader's half of a case: expected value, named wrong variants, tolerances, label."""
+    part = {k: case[k] for k in ("expected", "variants", "rtol", "atol") if k in case}
+    part["what"] = case.get("what") or name + describe_call(
+        tuple(decode(a) for a in case["args"]), decode(case.get("kwargs", {"dict": {}}))
+    )
+    return part
 
-    A hidden region before the visible check opens a grading session (see
-    :mod:`backprop_course.grading`); the one after runs the hidden cases and
-    ends with the points earned, the cell's value, which nbgrader takes as
-    the cell's partial credit.
+
+def add_hidden_checks(
+    nb: nbformat.NotebookNode, hidden: ModuleType, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Put every test cell's hidden checks in place; return their answers by grade id.
+
+    A hidden line before the visible check marks the cell as graded (its
+    failures are then printed, not raised); the hidden part after it runs the
+    hidden cases and sends the results out of the kernel, where the grader
+    scores them.
     """
+    answers = {}
     for cell in nb.cells:
         if is_test(cell):
             name = tested_name(cell)
-            points = nbgrader_meta(cell)["points"]
-            opening = (
-                "from backprop_course import grading as _grading\n"
-                f'_grading.begin("{name}", points={points})'
-            )
-            closing = (
-                f"_grading.hidden_part()\n{hidden_code(name, hidden, seed)}\n_grading.finish()"
-            )
+            checks = hidden_checks(name, hidden, seed)
+            answers[nbgrader_meta(cell)["grade_id"]] = checks.answers
+            opening = f'from backprop_course import grading as _grading\n_grading.begin("{name}")'
+            closing = f'_grading.hidden_results({name}, "{checks.payload}")'
             cell.source = (
                 f"{BEGIN_HIDDEN}\n{opening}\n{END_HIDDEN}\n{cell.source}\n"
                 f"{BEGIN_HIDDEN}\n{closing}\n{END_HIDDEN}"
             )
+    return answers
 
 
-def source_notebook(the_lesson: Lesson, seed: int = DEFAULT_SEED) -> nbformat.NotebookNode:
-    """The nbgrader source notebook of a lesson: answers and hidden checks in place."""
+def source_notebook(
+    the_lesson: Lesson, seed: int = DEFAULT_SEED
+) -> tuple[nbformat.NotebookNode, dict[str, dict[str, Any]]]:
+    """The nbgrader source notebook of a lesson (answers and hidden checks in place),
+    and the hidden checks' expected answers by grade id, for the grader."""
     nb = nbformat.read(the_lesson.notebook, as_version=4)
     nb = solved(nb, the_lesson.reference())
-    add_hidden_checks(nb, the_lesson.hidden(), seed)
-    return nb
+    answers = add_hidden_checks(nb, the_lesson.hidden(), seed)
+    return nb, answers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.solved:
         nb = solved(nbformat.read(args.notebook, as_version=4), the_lesson.reference())
     else:
-        nb = source_notebook(the_lesson, args.seed)
+        nb, _ = source_notebook(the_lesson, args.seed)
     nbformat.write(nb, args.output)
 
 

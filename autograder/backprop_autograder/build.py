@@ -4,7 +4,9 @@ The steps:
 
 1. make the course directory and put the course's ``nbgrader_config.py`` in it;
 2. assemble each lesson's source notebook (answers and hidden checks in place)
-   into ``source/<lesson>/<lesson>.ipynb``;
+   into ``source/<lesson>/<lesson>.ipynb``, and the hidden checks' expected
+   results into ``hidden_answers/<lesson>/<lesson>.json``, where only the
+   grader reads them;
 3. run nbgrader's own ``generate_assignment`` on it, which writes the student
    version to ``release/<lesson>/`` and records the assignment in the gradebook.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from backprop_autograder import scoring
 from backprop_autograder.assemble import DEFAULT_SEED, source_notebook
 from backprop_autograder.lessons import LESSONS, ROOT, Lesson, lesson
 
@@ -47,7 +50,11 @@ def write_source(the_lesson: Lesson, course_dir: Path, seed: int) -> Path:
     folder = course_dir / "source" / the_lesson.name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{the_lesson.name}.ipynb"
-    nbformat.write(source_notebook(the_lesson, seed), path)
+    nb, answers = source_notebook(the_lesson, seed)
+    nbformat.write(nb, path)
+    # Next to the gradebook, outside source/: nbgrader releases everything in source/.
+    folder = course_dir / scoring.ANSWERS_FOLDER
+    scoring.write_answers(scoring.answers_path(folder, the_lesson.name, the_lesson.name), answers)
     return path
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -19,8 +21,50 @@ import numpy as np
 from backprop_course.replay import encode, make_callable
 
 
-class HiddenCode(str):
-    """Hidden-check code to embed as it is (for checks that test properties, not values)."""
+@dataclass
+class Judged:
+    """Hidden cases judged by a function instead of compared with expected values.
+
+    For checks of properties, where many answers are right (any valid
+    topological order; any random initialisation with the right spread).
+    ``cases`` are the inputs the kernel runs; ``judge`` names the grader-side
+    function (``module:function``) and carries what it needs.
+    """
+
+    cases: list[dict[str, Any]]
+    judge: dict[str, Any]
+
+
+def replaying_check(
+    check: Callable[..., None], reference: Callable[..., Any], **kwargs: Any
+) -> Judged:
+    """Judge by the visible check itself, run by the grader on the student's results.
+
+    The check runs here on the reference and its calls are recorded; the
+    kernel makes the same calls to the student's function, and the grader
+    runs the check again, answering each call with the student's result
+    (:func:`backprop_autograder.scoring.by_replaying_check`).
+    """
+    calls: list[list[Any]] = []
+
+    def recording(*args: Any) -> Any:
+        calls.append(encode(list(args)))
+        return reference(*copy.deepcopy(args))
+
+    recording.__name__ = reference.__name__
+    with contextlib.redirect_stdout(io.StringIO()):  # the check's ✔ line
+        check(recording, **kwargs)
+    module, name = check.__module__, check.__name__
+    return Judged(
+        cases=[{"args": args} for args in calls],
+        judge={
+            "function": "backprop_autograder.scoring:by_replaying_check",
+            "check": f"{module}:{name}",
+            "kwargs": encode(kwargs),
+            "calls": calls,
+            "exercise": reference.__name__,
+        },
+    )
 
 
 class Recorder:

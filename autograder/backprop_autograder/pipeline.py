@@ -40,7 +40,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from backprop_autograder import build as builder
-from backprop_autograder import sandbox
+from backprop_autograder import sandbox, scoring
 from backprop_autograder.lessons import LESSONS, lesson
 from backprop_autograder.preprocessors import KERNEL_DIED
 
@@ -296,18 +296,70 @@ def last_line(result: dict) -> str:
 
 
 def note_incidents(course_dir: Path, assignment: str, student: str, report: Report) -> None:
-    """Cells that killed the kernel or ran out of time, from the autograded notebook."""
+    """What went wrong while grading, from the autograded notebook, and what the student
+    changed in the locked cells, from the submitted one."""
     path = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(path, as_version=4)
+    silent = []
     for index, cell in enumerate(nb.cells):
         name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-        for out in cell.get("outputs", []):
-            if out.output_type != "error":
-                continue
+        errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
+        for out in errors:
             if out.ename == KERNEL_DIED:
                 report.note(student, f"{name} killed the kernel; the other cells were graded")
-            elif out.ename in ("CellTimeoutError", "TimeoutError") or "Timeout" in out.ename:
+            elif "Timeout" in out.ename:
                 report.note(student, f"{name} ran out of time; the other cells were graded")
+        if not errors and _checks_did_not_run(cell):
+            silent.append(name)
+    if silent:
+        report.note(
+            student,
+            f"the hidden checks of {', '.join(silent)} sent no results (scored 0): code in an "
+            "earlier cell may have changed how cells run",
+        )
+    submitted = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
+    release = course_dir / "release" / assignment / f"{assignment}.ipynb"
+    if release.exists():
+        for change in locked_cell_changes(
+            nbformat.read(submitted, as_version=4), nbformat.read(release, as_version=4)
+        ):
+            report.note(student, change)
+
+
+def _checks_did_not_run(cell: nbformat.NotebookNode) -> bool:
+    return any(
+        out.output_type == "stream" and out.text.startswith(scoring.DID_NOT_RUN)
+        for out in cell.get("outputs", [])
+    )
+
+
+LOCKED_KEYS = ("grade", "solution", "locked", "points", "grade_id")
+
+
+def locked_cell_changes(
+    submitted: nbformat.NotebookNode, release: nbformat.NotebookNode
+) -> list[str]:
+    """The released locked cells (test cells among them) a student deleted, edited or
+    relabelled. nbgrader restores them before grading; the summary says so."""
+
+    def meta(cell: nbformat.NotebookNode) -> dict:
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        return {key: nbgrader.get(key) for key in LOCKED_KEYS}
+
+    theirs = {meta(c)["grade_id"]: c for c in submitted.cells if meta(c)["grade_id"]}
+    changes = []
+    for cell in release.cells:
+        grade_id = meta(cell)["grade_id"]
+        if not (grade_id and meta(cell)["locked"]):
+            continue
+        mine = theirs.get(grade_id)
+        if mine is None:
+            changes.append(f"{grade_id} was deleted or relabelled; the original was graded")
+        elif mine.source != cell.source:
+            changes.append(f"{grade_id} was edited; the original was graded")
+        elif meta(mine) != meta(cell):
+            changes.append(f"{grade_id}'s nbgrader metadata was changed; the original was graded")
+    return changes
 
 
 # -- feedback, grades ------------------------------------------------------------------------

@@ -7,8 +7,10 @@
 - :class:`ForgetUnknownGradeIds` turns a cell whose grade id the source does
   not know (a student edited it) into a plain cell, so that nbgrader restores
   the original instead of refusing the whole submission.
-- :class:`DropStderrFromTests` removes text written to stderr from test cells
-  (warnings), so that it never costs points; errors still do.
+- :class:`ScoreOutsideKernel` scores each test cell in the grader's own
+  process from the results the kernel sent, against expected answers the
+  kernel never sees (:mod:`backprop_autograder.scoring`), so no code in the
+  notebook can forge a score; warnings on stderr cost nothing.
 - :class:`HideHiddenChecks` removes the hidden checks' code from the notebook
   a student's feedback is made from, and shortens error tracebacks to their
   last line, so that neither code nor expected values reach students.
@@ -20,6 +22,7 @@ formgrader and the command line use them too.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from nbclient import NotebookClient
@@ -27,8 +30,11 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Integer, Unicode
+
+from backprop_autograder import scoring
 
 KERNEL_DIED = "KernelDied"
 
@@ -124,18 +130,40 @@ def mark_kernel_death(cell: NotebookNode) -> None:
     ]
 
 
-class DropStderrFromTests(NbGraderPreprocessor):
-    """Remove stderr text (warnings) from test cells: only errors cost points."""
+class ScoreOutsideKernel(NbGraderPreprocessor):
+    """Each test cell's score, decided here from its results; the kernel's word counts for nothing.
+
+    Runs just before nbgrader's SaveAutoGrades, which then reads the score
+    this step wrote as the cell's value.
+    """
+
+    answers_dir = Unicode(
+        "", help="Folder of the hidden checks' answers (default: hidden_answers/ in the course)."
+    ).tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        folder = Path(self.answers_dir or CourseDirectory(config=self.config).root)
+        if not self.answers_dir:
+            folder = folder / scoring.ANSWERS_FOLDER
+        path = scoring.answers_path(folder, info["assignment"], info["notebook"])
+        self._answers = scoring.read_answers(path)
+        if not self._answers:
+            self.log.warning("no hidden checks' answers in %s: test cells score 0", path)
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(
         self, cell: NotebookNode, resources: dict, index: int
     ) -> tuple[NotebookNode, dict]:
-        if utils.is_grade(cell) and cell.cell_type == "code":
-            cell.outputs = [
-                out
-                for out in cell.outputs
-                if not (out.output_type == "stream" and out.get("name") == "stderr")
-            ]
+        if not (utils.is_grade(cell) and cell.cell_type == "code" and not utils.is_solution(cell)):
+            return cell, resources
+        meta = cell.metadata["nbgrader"]
+        entry = self._answers.get(meta["grade_id"])
+        if entry is None:
+            verdict = scoring.missing_answers(meta["grade_id"].removeprefix("check_"))
+        else:
+            verdict = scoring.judge(entry, scoring.find_bundle(cell), scoring.why_no_results(cell))
+        cell.outputs = scoring.verdict_outputs(cell, verdict, float(meta["points"]))
         return cell, resources
 
 

@@ -1,114 +1,89 @@
-"""Partial credit in the graded version of a test cell.
+"""The grading kernel's side of a graded test cell: run the student's code, report what it did.
 
 In the assignments that nbgrader grades, each test cell reads::
 
-    _grading.begin("dense_forward", points=2)      # hidden from students
-    check.dense_forward(dense_forward)              # the visible check
-    _grading.hidden_part()                         # hidden from students
-    _replay(dense_forward, "...")                  #   the hidden cases
-    _grading.finish()                              #   the score, as the cell's value
+    _grading.begin("dense_forward")                   # hidden from students
+    check.dense_forward(dense_forward)                 # the visible check
+    _grading.hidden_results(dense_forward, "...")     # hidden: the hidden cases' inputs
 
-Between ``begin`` and ``finish`` no check raises: the visible check counts as
-one sub-check and each hidden case as another, and each records whether it
-passed. ``finish`` prints one line per failed sub-check and returns the
-points earned, ``points * passed / total``; nbgrader reads a test cell's
-numeric value as its partial credit. Lines about hidden cases say what was
-called and the likely mistake, never the expected values.
+The kernel runs student code, so nothing it computes can be trusted: code in
+an earlier cell may have patched numpy, this module or IPython itself. So the
+kernel never decides a score. Between ``begin`` and the end of the cell the
+visible check only prints its messages (it gives no points, and its expected
+values are public anyway). :func:`hidden_results` calls the student's function
+on the hidden cases' inputs and sends the results, as data, in one output of
+the MIME type :data:`RESULTS_MIME`. Outside the kernel, the grader compares
+them with expected values the kernel never sees, names the likely mistakes
+and writes the score (``backprop_autograder.scoring``). A cell that sends no
+results scores 0.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
-from backprop_course.checking import MISTAKES, CheckFailed
+from backprop_course.checking import CheckFailed
 
-
-@dataclass
-class Session:
-    """The sub-checks of one test cell while it is graded."""
-
-    exercise: str
-    points: float
-    hidden: bool = False
-    passed: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    def record(self, failure: CheckFailed | None) -> None:
-        if failure is None:
-            self.passed += 1
-        else:
-            self.failures.append(self.describe(failure))
-
-    def describe(self, failure: CheckFailed) -> str:
-        if not self.hidden:
-            return f"✘ {failure}"
-        line = f"✘ hidden check: {failure.what}"
-        if failure.mistake:
-            line += f" (likely mistake: {mistake_title(failure.mistake)})"
-        return line
-
-    @property
-    def total(self) -> int:
-        return self.passed + len(self.failures)
+RESULTS_MIME = "application/vnd.backprop-course.results+json"
+_current: str | None = None
 
 
-_current: Session | None = None
-
-
-def current() -> Session | None:
-    """The session of the test cell being graded, or None outside grading."""
+def current() -> str | None:
+    """The exercise whose test cell is being graded, or None outside grading."""
     return _current
 
 
-def begin(exercise: str, points: float) -> None:
+def begin(exercise: str) -> None:
+    """A graded test cell starts: the visible check reports instead of raising."""
     global _current
-    _current = Session(exercise, float(points))
+    _current = exercise
 
 
-def hidden_part() -> None:
-    """What follows are hidden checks: their failures are told without expected values."""
-    if _current is not None:
-        _current.hidden = True
+def payload_digest(payload: str) -> str:
+    """Which build of the hidden cases a result bundle answers."""
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def finish() -> float:
-    """Print the failed sub-checks and return the points earned."""
+def hidden_results(function: Callable[..., Any], payload: str) -> None:
+    """Run the hidden cases in ``payload`` and send their results out of the kernel."""
     global _current
-    session, _current = _current, None
-    if session is None or session.total == 0:
-        return 0.0
-    for line in session.failures:
-        print(line)
-    score = round(session.points * session.passed / session.total, 2)
-    print(
-        f"{session.exercise}: {session.passed} of {session.total} checks passed, "
-        f"{score:g} of {session.points:g} points"
-    )
-    return score
+    _current = None
+    from IPython.display import display
+
+    display({RESULTS_MIME: collect_results(function, payload)}, raw=True)
 
 
-def mistake_title(key: str) -> str:
-    """The short name of a mistake: its description up to the first colon."""
-    return MISTAKES[key].split(":", 1)[0]
+def collect_results(function: Callable[..., Any], payload: str) -> dict[str, Any]:
+    """The results bundle: one entry per case, ``{"value": ...}`` or ``{"failed": ...}``."""
+    from backprop_course.replay import observe_all  # replay builds on this module
+
+    return {
+        "exercise": getattr(function, "__name__", "?"),
+        "digest": payload_digest(payload),
+        "results": observe_all(function, payload),
+    }
+
+
+def failure_entry(failure: CheckFailed) -> dict[str, Any]:
+    """A case the student's code failed before any comparison (it raised, or is not written)."""
+    return {"failed": str(failure.what or failure)[:500], "mistake": failure.mistake}
 
 
 def exercise_check(check: Callable[..., None]) -> Callable[..., None]:
-    """Mark a visible check: while a test cell is graded, its failure is recorded, not raised."""
+    """Mark a visible check: in a graded test cell, its failure is printed, not raised."""
 
     @functools.wraps(check)
     def run(*args: object, **kwargs: object) -> None:
         __tracebackhide__ = True
-        session = current()
-        if session is None:
+        if current() is None:
             check(*args, **kwargs)
             return
         try:
             check(*args, **kwargs)
         except CheckFailed as failure:
-            session.record(failure)
-        else:
-            session.record(None)
+            print(f"✘ {failure}")
 
     return run

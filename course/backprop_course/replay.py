@@ -1,10 +1,12 @@
-"""Replaying recorded cases: how the graded version's hidden checks run.
+"""Replaying recorded cases: the grading kernel's half of the hidden checks.
 
-When an assignment is built, each hidden check draws random inputs, computes
-the expected results with the reference answers and embeds both, encoded, in
-the hidden part of the exercise's test cell. In the grading kernel,
-:func:`replay` decodes them, calls the student's function and compares, with
-the same messages as the visible checks. The reference is never imported.
+When an assignment is built, each hidden check draws random inputs and
+computes the expected results with the reference answers. The inputs go,
+encoded, into the hidden part of the exercise's test cell; the expected
+results stay with the grader (``backprop_autograder.scoring``). In the
+grading kernel, :func:`observe_all` decodes the inputs, calls the student's
+function and encodes what it returned, for the grader to compare. Neither the
+reference nor the expected values are ever in the kernel.
 
 **Isolation.** An exercise may call earlier exercises (``forward`` calls
 ``layer_forward``). A mistake should cost the points of its own exercise
@@ -33,16 +35,15 @@ from typing import Any
 import numpy as np
 
 from backprop_course import grading
-from backprop_course.checking import (
-    ATOL,
-    RTOL,
-    CheckFailed,
-    Checks,
-    describe_call,
-    namespace_of,
-    quiet,
-)
+from backprop_course.checking import CheckFailed, Checks, namespace_of, quiet
 from backprop_course.engine import Value, make_value_class
+
+# Booleans, integers, unsigned, floats and complex numbers: arrays of anything else
+# (objects, strings) are never encoded.
+NUMERIC_KINDS = "biufc"
+# The most array data one result may send out of the kernel; the right answers
+# are all far smaller.
+MAX_RESULT_BYTES = 400_000
 
 # -- encoding -------------------------------------------------------------------
 
@@ -50,6 +51,8 @@ from backprop_course.engine import Value, make_value_class
 def encode(value: Any) -> Any:
     """A JSON-ready form of arrays, numbers, strings, tuples, lists and dicts."""
     if isinstance(value, np.ndarray):
+        if value.dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(f"an array of {value.dtype} (only numbers can be checked)")
         data = np.ascontiguousarray(value)
         return {
             "ndarray": base64.b64encode(data.tobytes()).decode("ascii"),
@@ -66,6 +69,8 @@ def encode(value: Any) -> Any:
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return {"dtype": np.dtype(value).str}
     if callable(value) and hasattr(value, "spec"):
         return dict(value.spec)
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -90,6 +95,8 @@ def decode(value: Any) -> Any:
         return tuple(items)
     if "dict" in value:
         return {k: decode(v) for k, v in value["dict"].items()}
+    if "dtype" in value:
+        return np.dtype(value["dtype"]).type
     if "callable" in value:
         return make_callable(value)
     raise ValueError(f"unknown encoded value {value!r:.80}")
@@ -145,52 +152,96 @@ def _value_class(namespace: MutableMapping[str, Any]) -> type[Value]:
     return make_value_class(namespace)
 
 
-# -- running one case ------------------------------------------------------------
+# -- running the cases -------------------------------------------------------------
 
 
-def replay(function: Callable[..., Any], payload: str) -> None:
-    """Run every recorded case of ``function``; raise CheckFailed at the first wrong one."""
-    __tracebackhide__ = True
-    name = getattr(function, "__name__", "the function")
+def observe_all(function: Callable[..., Any], payload: str) -> list[dict[str, Any]]:
+    """What the student's function did on each case: ``{"value": encoded}`` or ``{"failed": ...}``.
+
+    Runs in the grading kernel. Nothing is compared here: the expected values
+    are not in the kernel (see :mod:`backprop_course.grading`).
+    """
     namespace = namespace_of(function)
-    checks = Checks(f"{name} (more cases)")
-    session = grading.current()
+    checks = Checks(getattr(function, "__name__", "the function"))
+    results = []
     for case in unpack(payload):
-        if session is None:
-            run_case(checks, function, namespace, case)
-            continue
         try:
-            run_case(checks, function, namespace, case)
+            observed = observe_case(checks, function, namespace, case)
+            results.append({"value": encode_result(observed)})
         except CheckFailed as failure:
-            session.record(failure)
-        else:
-            session.record(None)
-    if session is None:
-        checks.done()
+            results.append(grading.failure_entry(failure))
+    return results
 
 
-def run_case(
+def observe_case(
     checks: Checks, function: Callable[..., Any], namespace: MutableMapping[str, Any], case: dict
-) -> None:
+) -> Any:
+    """Call ``function`` on one case's inputs (dependencies isolated); what the case observes."""
     __tracebackhide__ = True
     graph = build_graph(case["graph"], _value_class(namespace)) if "graph" in case else []
     args = [_argument(a, graph) for a in case["args"]]
     kwargs = decode(case.get("kwargs", {"dict": {}}))
     with isolated(namespace, recorded_stand_ins(case.get("isolate", {}), graph)):
         result = checks.call(function, *args, may_change_inputs=bool(graph), **kwargs)
-    observed = {
-        "return": lambda: result,
-        "grads": lambda: [node.grad for node in graph],
-        "data": lambda: [node.data for node in graph],
-    }[case.get("observe", "return")]()
-    checks.expect(
-        observed,
-        decode(case["expected"]),
-        what=case.get("what") or f"{function.__name__}{describe_call(tuple(args), kwargs)}",
-        variants=[(key, decode(value)) for key, value in case.get("variants", [])],
-        rtol=case.get("rtol", RTOL),
-        atol=case.get("atol", ATOL),
-    )
+    observe = case.get("observe", "return")
+    if observe == "grads":
+        return [node.grad for node in graph]
+    if observe == "data":
+        return [node.data for node in graph]
+    if observe == "order":
+        return positions_in_graph(function, result, graph)
+    return result
+
+
+def positions_in_graph(function: Callable[..., Any], order: Any, graph: list[Value]) -> list[int]:
+    """A returned list of nodes as their indices in the case's graph (-1: not one of them)."""
+    if not isinstance(order, list) or not all(isinstance(node, Value) for node in order):
+        what = f"{function.__name__} returned {_kind(order)}, not a list of the graph's Values"
+        raise CheckFailed(what, what=what)
+    index = {id(node): i for i, node in enumerate(graph)}
+    return [index.get(id(node), -1) for node in order]
+
+
+def encode_result(value: Any) -> Any:
+    """Encode what a student's function returned; anything else is the student's failure.
+
+    Only plain data leaves the kernel: arrays of numbers (never objects), numbers,
+    strings, lists, tuples and dicts. A subclass travels as its plain data, so
+    whatever it overrides plays no part in the comparison outside.
+    """
+    size = sum(a.nbytes for a in _arrays_in(value))
+    if size > MAX_RESULT_BYTES:
+        raise CheckFailed(
+            f"returned {size} bytes of arrays, far more than the answer holds",
+            what=f"returned {size} bytes of arrays, far more than the answer holds",
+        )
+    try:
+        encoded = encode(value)
+        json.dumps(encoded)  # what a result the display message cannot carry would break
+        return encoded
+    except (TypeError, ValueError, RecursionError) as error:
+        what = f"returned {_kind(value)}, which cannot be checked ({error})"
+        raise CheckFailed(what[:500], what=what[:500]) from None
+
+
+def _kind(value: Any) -> str:
+    """What a value is, told without calling any of its (perhaps hostile) methods."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def _arrays_in(value: Any, depth: int = 0) -> Iterator[np.ndarray]:
+    if depth > 20:
+        return
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays_in(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays_in(item, depth + 1)
 
 
 def _argument(encoded: Any, graph: list[Value]) -> Any:
@@ -301,7 +352,7 @@ class Recorded:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         positional = self._positional(args, kwargs)
         for recorded_args, result in self.calls:
-            if positional is not None and _same(positional, recorded_args, self.rtol):
+            if positional is not None and same_inputs(positional, recorded_args, self.rtol):
                 return _fresh(result)
         return _own(self.name, self.own)(*args, **kwargs)
 
@@ -318,7 +369,7 @@ class Recorded:
         return list(bound.args)
 
 
-def _same(a: Any, b: Any, rtol: float) -> bool:
+def same_inputs(a: Any, b: Any, rtol: float) -> bool:
     """Equal up to rounding: a student may compute an input in another valid order."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if np.shape(a) != np.shape(b):
@@ -326,9 +377,9 @@ def _same(a: Any, b: Any, rtol: float) -> bool:
         with quiet():
             return bool(np.allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True))
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y, rtol) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(same_inputs(x, y, rtol) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k], rtol) for k in a)
+        return a.keys() == b.keys() and all(same_inputs(a[k], b[k], rtol) for k in a)
     if isinstance(a, float) or isinstance(b, float):
         return (
             isinstance(a, (int, float))

@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_autograder.cases import (
-    HiddenCode,
+    Judged,
     call_case,
     columns,
     random_params,
     random_sizes,
+    replaying_check,
 )
+from backprop_course.checks import forward_pass as check
 from backprop_reference import forward_pass as ref
 
 Rng = np.random.Generator
@@ -104,9 +106,9 @@ def layer_forward(rng: Rng) -> list[dict]:
     return cases
 
 
-def init_params(rng: Rng) -> HiddenCode:
+def init_params(rng: Rng) -> Judged:
     sizes = random_sizes(rng, int(rng.integers(2, 5)), low=2, high=9)
-    return HiddenCode(f"check.init_params(init_params, sizes={sizes})")
+    return replaying_check(check.init_params, ref.init_params, sizes=sizes)
 
 
 def forward(rng: Rng) -> list[dict]:

@@ -239,11 +239,11 @@ def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
         "init_params with seeds 0 and 1 gave the same W1: use the seed.",
     )
     for scheme, gain in (("xavier", 1.0), ("he", 2.0)):
-        W = checks.call(fn, [400, 300], 0, scheme)["W1"]
-        want, got = np.sqrt(gain / 400), float(np.std(W))
+        W = checks.call(fn, [200, 100], 0, scheme)["W1"]
+        want, got = np.sqrt(gain / 200), float(np.std(W))
         checks.require(
             abs(got - want) < 0.05 * want and abs(float(np.mean(W))) < 0.05 * want,
-            f'init_params([400, 300], 0, "{scheme}"): W1 should be drawn from N(0, {gain:g}/n_0),'
+            f'init_params([200, 100], 0, "{scheme}"): W1 should be drawn from N(0, {gain:g}/n_0),'
             f" standard deviation {want:.4f}; its entries have mean {np.mean(W):.4f} "
             f"and standard deviation {got:.4f}.",
         )

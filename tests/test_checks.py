@@ -40,7 +40,6 @@ def exercises(lesson):
         and getattr(obj, "__module__", "") == hidden.__name__
         and not name.startswith("_")
         and name != "random_graph"
-        and not name.startswith("judge_")
     )
 
 

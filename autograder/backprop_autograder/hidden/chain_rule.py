@@ -8,12 +8,10 @@ topological order, the backward pass and the gradient-descent step.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from backprop_autograder.cases import Encoded, Judged, call_case, graph_spec
-from backprop_course.checking import CheckFailed
 from backprop_course.replay import encode
 from backprop_reference import chain_rule as ref
 
@@ -123,47 +121,8 @@ def topological_order(rng: Rng) -> Judged:
         {"graph": spec, "args": [{"node": len(spec["nodes"]) - 1}], "observe": "order"}
         for spec in graphs
     ]
-    judge = "backprop_autograder.hidden.chain_rule:judge_topological_order"
+    judge = "backprop_course.checks.chain_rule:judge_topological_order"
     return Judged(cases, {"function": judge, "graphs": graphs})
-
-
-def judge_topological_order(spec: dict[str, Any], outcomes: list[Any]) -> list[CheckFailed | None]:
-    """Any valid order passes: each node once, after its parents, the root last.
-
-    ``outcomes``: per graph, the returned nodes as indices into the graph
-    (-1 for a node not in it), or the failure of the call.
-    """
-    return [
-        got if isinstance(got, CheckFailed) else _order_problem(graph, got)
-        for graph, got in zip(spec["graphs"], outcomes, strict=True)
-    ]
-
-
-def _order_problem(graph: dict[str, Any], order: Any) -> CheckFailed | None:
-    parents = [node[1] for node in graph["nodes"]]
-    root = len(parents) - 1
-    what = f"topological_order on a random graph of {len(parents)} nodes"
-    ancestors, stack = set(), [root]
-    while stack:
-        node = stack.pop()
-        if node not in ancestors:
-            ancestors.add(node)
-            stack.extend(parents[node])
-    if not isinstance(order, list) or not all(isinstance(i, int) for i in order):
-        return CheckFailed(what, what=f"{what}: it did not return a list of the graph's nodes")
-    if len(order) != len(set(order)):
-        return CheckFailed(what, what=f"{what}: a node appears more than once")
-    if set(order) != ancestors:
-        missing, extra = len(ancestors - set(order)), len(set(order) - ancestors)
-        return CheckFailed(
-            what, what=f"{what}: {missing} nodes are missing and {extra} do not belong"
-        )
-    position = {node: i for i, node in enumerate(order)}
-    if any(position[p] > position[node] for node in order for p in parents[node]):
-        return CheckFailed(what, what=f"{what}: a node comes before one of its parents")
-    if order[-1] != root:
-        return CheckFailed(what, what=f"{what}: the root should come last")
-    return None
 
 
 def backward(rng: Rng) -> list[dict]:

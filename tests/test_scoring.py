@@ -1,0 +1,284 @@
+"""The grader's half of the hidden checks, without a kernel: reading, judging, scoring.
+
+Whatever a test cell sends is untrusted: these tests hand the scorer forged,
+malformed and hostile results and check that it never crashes, never builds
+anything but plain data from them, and never gives a point it should not.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell
+
+from backprop_autograder import scoring
+from backprop_autograder.assemble import hidden_checks, source_notebook
+from backprop_autograder.lessons import LESSONS, lesson
+from backprop_course import grading
+from backprop_course.replay import encode, encode_result, unpack
+
+LESSON = lesson("01_forward_pass")
+SEED = 5
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def hidden(name: str = "sigmoid", the_lesson=LESSON) -> scoring.Verdict:
+    return hidden_checks(name, the_lesson.hidden(), SEED)
+
+
+def sent(function, checks) -> dict:
+    """What a kernel would send: the bundle, through JSON."""
+    return json.loads(json.dumps(grading.collect_results(function, checks.payload)))
+
+
+def test_right_results_get_every_case_and_wrong_ones_none():
+    checks = hidden()
+    right = scoring.judge(checks.answers, sent(sigmoid, checks), "")
+    assert (right.passed, right.total) == (checks.answers["count"], checks.answers["count"])
+    assert right.score(1.0) == 1.0
+
+    def wrong(z):
+        return np.tanh(z)
+
+    wrong.__name__ = "sigmoid"
+    verdict = scoring.judge(checks.answers, sent(wrong, checks), "")
+    assert verdict.passed == 0 and verdict.score(1.0) == 0.0
+    assert all(line.startswith("✘ hidden check: sigmoid(") for line in verdict.lines)
+
+
+def test_failure_lines_never_show_expected_values():
+    checks = hidden()
+
+    def half_right(z):
+        return sigmoid(z) + 0.5
+
+    half_right.__name__ = "sigmoid"
+    verdict = scoring.judge(checks.answers, sent(half_right, checks), "")
+    text = verdict.text(1.0)
+    for case in checks.answers["cases"]:
+        for value in np.ravel(scoring.read_value(case["expected"])):
+            if 0.01 < value < 0.99:  # digits that could not appear by chance
+                assert f"{value:.4f}" not in text
+
+
+@pytest.mark.parametrize(
+    "bundle, reason",
+    [
+        (None, "no results"),
+        ({"results": "x"}, "could not be read"),
+        ({"digest": "0" * 16, "results": []}, "other cases"),
+        ("a string", "could not be read"),
+    ],
+)
+def test_no_or_malformed_bundle_scores_zero_and_says_why(bundle, reason):
+    checks = hidden()
+    verdict = scoring.judge(checks.answers, bundle, "no results")
+    assert not verdict.ran and verdict.score(1.0) == 0.0
+    assert reason in verdict.lines[0] and verdict.lines[0].startswith(scoring.DID_NOT_RUN)
+
+
+def test_too_few_or_too_many_results_score_zero():
+    checks = hidden()
+    bundle = sent(sigmoid, checks)
+    for results in (bundle["results"][:-1], bundle["results"] * 2):
+        verdict = scoring.judge(checks.answers, {**bundle, "results": results}, "")
+        assert not verdict.ran and "results for" in verdict.lines[0]
+
+
+def _array(dtype: str, shape: list, raw: bytes) -> dict:
+    return {"ndarray": base64.b64encode(raw).decode(), "dtype": dtype, "shape": shape}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _array("|O", [1], b"\0" * 8),  # object pointers
+        _array("<U1", [1], b"a\0\0\0"),  # strings
+        _array("<f8", [3], b"\0" * 8),  # data shorter than the shape
+        _array("<f8", [-1], b""),
+        _array("V8", [1], b"\0" * 8),
+        {"ndarray": "not base64!", "dtype": "<f8", "shape": [1]},
+        {"tuple": [1, 2], "fields": ["a", "__class__"]},
+        {"tuple": [1], "fields": ["import os"]},
+        {"tuple": [1, 2], "fields": ["a", "a"]},
+        {"tuple": "12"},
+        {"callable": "system"},  # never made into a function here
+        {"dtype": "<f8"},
+        {"something": 1},
+        json.loads("[" * 40 + "]" * 40),  # nested deeper than any answer
+    ],
+)
+def test_only_plain_data_is_read_from_a_result(value):
+    with pytest.raises(scoring.UnreadableResult):
+        scoring.read_value(value)
+
+
+def test_plain_data_is_read_back_exactly():
+    rng = np.random.default_rng(0)
+    value = {
+        "W": rng.normal(size=(3, 2)),
+        "n": np.arange(4, dtype=np.int32),
+        "pair": (1.5, [2, "x", None, True]),
+    }
+    back = scoring.read_value(json.loads(json.dumps(encode(value))))
+    assert np.array_equal(back["W"], value["W"]) and back["n"].dtype == np.int32
+    assert back["pair"] == (1.5, [2, "x", None, True])
+    assert type(back["W"]) is np.ndarray
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+class Liar(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), bool)
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        AlwaysEqual(),
+        np.array([AlwaysEqual()], dtype=object),
+        np.zeros((10_000, 10_000), dtype=np.uint8),  # 100 MB: not sent
+        lambda: 1,
+    ],
+    ids=["always-equal", "object-array", "huge-array", "function"],
+)
+def test_what_cannot_be_checked_fails_in_the_kernel_and_says_so(returned):
+    from backprop_course.checking import CheckFailed
+
+    with pytest.raises(CheckFailed, match="returned"):
+        encode_result(returned)
+
+
+def test_an_ndarray_subclass_travels_as_its_plain_data():
+    """Its overridden comparisons stay behind in the kernel: the data is judged."""
+    checks = hidden()
+
+    def lying(z):
+        return np.zeros_like(z).view(Liar)
+
+    lying.__name__ = "sigmoid"
+    verdict = scoring.judge(checks.answers, sent(lying, checks), "")
+    assert verdict.passed == 0
+
+
+def _cell(outputs: list[dict], points: float = 2.0) -> NotebookNode:
+    cell = new_code_cell("check.sigmoid(sigmoid)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "check_sigmoid", "points": points}
+    cell.outputs = [NotebookNode(out) for out in outputs]
+    return cell
+
+
+def test_the_score_is_the_only_value_left_in_the_cell():
+    """nbgrader reads a test cell's first value as its score: a forged one must go."""
+    checks = hidden()
+    forged = {"output_type": "execute_result", "data": {"text/plain": "2.0"}, "metadata": {}}
+    error = {"output_type": "error", "ename": "X", "evalue": "y", "traceback": []}
+    stderr = {"output_type": "stream", "name": "stderr", "text": "warning\n"}
+    bundle = {
+        "output_type": "display_data",
+        "data": {grading.RESULTS_MIME: sent(sigmoid, checks)},
+        "metadata": {},
+    }
+    cell = _cell([forged, error, stderr, bundle])
+    verdict = scoring.judge(checks.answers, scoring.find_bundle(cell), "")
+    outputs = scoring.verdict_outputs(cell, verdict, 2.0)
+    values = [out for out in outputs if out.output_type == "execute_result"]
+    assert len(values) == 1 and values[0].data["text/plain"] == "2.0"
+    assert outputs[-1] is values[0]
+    assert not any(out.output_type == "error" for out in outputs)
+    assert not any(grading.RESULTS_MIME in out.get("data", {}) for out in outputs)
+
+    no_results = _cell([forged])
+    verdict = scoring.judge(checks.answers, None, scoring.why_no_results(no_results))
+    outputs = scoring.verdict_outputs(no_results, verdict, 2.0)
+    assert [out.data["text/plain"] for out in outputs if out.output_type == "execute_result"] == [
+        "0.0"
+    ]
+
+
+def test_a_judge_must_be_one_of_the_graders_own():
+    with pytest.raises(ValueError, match="not one of the grader's own"):
+        scoring.load_judge("os:system")
+
+
+def test_property_checks_are_judged_by_the_visible_check_run_again():
+    from backprop_reference import forward_pass as ref
+
+    checks = hidden("init_params")
+    assert "judge" in checks.answers
+    right = scoring.judge(checks.answers, sent(ref.init_params, checks), "")
+    assert right.passed == right.total == 1
+
+    def no_seed(sizes, seed=0, scheme="xavier", dtype=np.float64):
+        return ref.init_params(sizes, np.random.default_rng().integers(1000), scheme, dtype)
+
+    no_seed.__name__ = "init_params"
+    wrong = scoring.judge(checks.answers, sent(no_seed, checks), "")
+    assert wrong.passed == 0 and "same seed" in wrong.lines[0]
+
+
+def test_any_valid_topological_order_passes_and_a_wrong_one_does_not():
+    chain = lesson("02_chain_rule")
+    checks = hidden("topological_order", chain)
+    graphs = checks.answers["judge"]["graphs"]
+
+    def bundle(orders):
+        results = [{"value": encode(order)} for order in orders]
+        return {"digest": checks.answers["digest"], "results": results}
+
+    in_order = [list(range(len(g["nodes"]))) for g in graphs]
+    assert scoring.judge(checks.answers, bundle(in_order), "").passed == len(graphs)
+    reversed_order = [order[::-1] for order in in_order]
+    doubled = [order + order[-1:] for order in in_order]
+    for orders in (reversed_order, doubled, [[-1, *o] for o in in_order], [[0]] * len(graphs)):
+        assert scoring.judge(checks.answers, bundle(orders), "").passed == 0
+
+
+@pytest.mark.parametrize("the_lesson", LESSONS, ids=[lesson.name for lesson in LESSONS])
+def test_the_answers_are_never_in_the_notebook(the_lesson):
+    """The source notebook (and so the kernel) carries the hidden inputs only."""
+    nb, answers = source_notebook(the_lesson, SEED)
+    payloads = {
+        f"check_{name}": unpack(payload)
+        for cell in nb.cells
+        for name, payload in re.findall(
+            r'_grading\.hidden_results\((\w+), "([^"]+)"\)', cell.source
+        )
+    }
+    assert set(payloads) == set(answers)
+    everything = json.dumps(list(payloads.values()))
+    for grade_id, entry in answers.items():
+        if "judge" in entry:  # judged cases have no expected values at all
+            continue
+        for case, inputs in zip(entry["cases"], payloads[grade_id], strict=True):
+            found = _arrays(case["expected"]) + [
+                a for _, v in case.get("variants", []) for a in _arrays(v)
+            ]
+            own_inputs = json.dumps(inputs)
+            for data in found:
+                # an answer may equal its own input (a sum over one example): not a leak
+                if len(data) > 24 and data not in own_inputs:
+                    assert data not in everything, grade_id
+
+
+def _arrays(value) -> list[str]:
+    if isinstance(value, dict) and "ndarray" in value:
+        return [value["ndarray"]]
+    children = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    )
+    return [a for child in children for a in _arrays(child)]

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,30 @@ def test_without_root_the_process_allowance_adds_the_graders_own_processes(tmp_p
     assert mine >= threading.active_count()  # this test's own threads at least
     (nproc,) = [arg for arg in as_user if arg.startswith("--nproc=")]
     assert int(nproc.removeprefix("--nproc=")) >= 64 + mine - 5  # a few may come and go
+
+
+def test_each_cell_has_its_own_cpu_time_and_ignoring_the_signal_does_not_help(tmp_path):
+    """Three cells: a light one, one burning more CPU than a cell may (and ignoring
+    SIGXCPU), then a light one again, which still gets its full budget."""
+    from backprop_autograder.preprocessors import KERNEL_DIED, ResilientExecute
+
+    spin = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+        "start = time.process_time()\n"
+        "while time.process_time() - start < 30:\n"
+        "    pass"
+    )
+    light = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.5:\n    pass\nprint('ok')"  # noqa: E501
+    nb = new_notebook(cells=[new_code_cell(light), new_code_cell(spin), new_code_cell(light)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    executor = ResilientExecute(timeout=60, kernel_manager_class=SandboxedKernelManager)
+    executor.config.SandboxedKernelManager.cell_cpu_seconds = 2
+    started = time.monotonic()
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    elapsed = time.monotonic() - started
+    assert nb.cells[0].outputs[0]["text"] == "ok\n"
+    assert nb.cells[1].outputs[0]["ename"] == KERNEL_DIED
+    assert "CPU time" in nb.cells[1].outputs[0]["evalue"]
+    assert nb.cells[2].outputs[0]["text"] == "ok\n"
+    assert elapsed < 25, f"the spinning cell ran {elapsed:.0f} s: the CPU limit did not stop it"

@@ -305,7 +305,9 @@ def note_incidents(course_dir: Path, assignment: str, student: str, report: Repo
         name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
         errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
         for out in errors:
-            if out.ename == KERNEL_DIED:
+            if out.ename == KERNEL_DIED and "CPU time" in out.evalue:
+                report.note(student, f"{name} used up its CPU time; the other cells were graded")
+            elif out.ename == KERNEL_DIED:
                 report.note(student, f"{name} killed the kernel; the other cells were graded")
             elif "Timeout" in out.ename:
                 report.note(student, f"{name} ran out of time; the other cells were graded")

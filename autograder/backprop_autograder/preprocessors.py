@@ -82,7 +82,8 @@ class ResilientExecute(Execute):
                 if index is None or len(killers) >= self.max_kernel_deaths:
                     raise
                 killers.add(index)
-                mark_kernel_death(nb.cells[index])
+                out_of_cpu = getattr(self._kernel_manager, "stopped_for_cpu", False)
+                mark_kernel_death(nb.cells[index], out_of_cpu)
                 self.log.warning("cell %d killed the kernel; grading the rest again", index)
 
     def _run_all(
@@ -94,14 +95,19 @@ class ResilientExecute(Execute):
         self._output_used: dict[int, int] = {}
         self._check_assign_resources(resources)
         self._running: int | None = None
+        self._kernel_manager: Any = None
         # The kernel's own stdout and stderr (start-up notices, crash dumps) are not the
         # student's output and would only clutter the instructor's terminal.
         with self.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            self._kernel_manager = self.km  # nbclient forgets it when the kernel dies
+            budget_next_cell = getattr(self.km, "budget_next_cell", None)  # sandboxed only
             for index, cell in enumerate(self.nb.cells):
                 if index not in skip:
                     self._running = index
+                    if budget_next_cell is not None and cell.cell_type == "code":
+                        budget_next_cell()
                     self.preprocess_cell(cell, resources, index)
             self._running = None
         self.set_widgets_metadata()
@@ -117,15 +123,20 @@ def output_size(msg: dict) -> int:
     return sum(len(str(value)) for value in data.values()) + len(str(content.get("traceback", "")))
 
 
-def mark_kernel_death(cell: NotebookNode) -> None:
-    """Give the cell an error output saying that it killed the kernel."""
+def mark_kernel_death(cell: NotebookNode, out_of_cpu: bool = False) -> None:
+    """Give the cell an error output saying that it killed the kernel, and how if known."""
+    cause = (
+        "it used more than its CPU time"
+        if out_of_cpu
+        else "a crash, os._exit, or more memory than allowed"
+    )
     cell.outputs = [
         NotebookNode(
             output_type="error",
             ename=KERNEL_DIED,
-            evalue="the kernel stopped while this cell ran (a crash, or os._exit); "
+            evalue=f"the kernel stopped while this cell ran ({cause}); "
             "the other cells were graded without it",
-            traceback=[f"{KERNEL_DIED}: the kernel stopped while this cell ran"],
+            traceback=[f"{KERNEL_DIED}: the kernel stopped while this cell ran ({cause})"],
         )
     ]
 

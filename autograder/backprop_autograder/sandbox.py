@@ -20,16 +20,23 @@ with the grader's permissions. Here the kernel starts inside ``bwrap``
   grader drops the kernel to an unprivileged user of its own (one per
   worker), so that the process limit counts only that kernel's processes.
 
-The per-cell time limit is nbgrader's own (``Execute.timeout``); output size
-is capped as it arrives by ``preprocessors.ResilientExecute``.
+Each cell is limited twice: in wall-clock time by nbgrader's own
+``Execute.timeout``, and in CPU time, summed over all the kernel's processes,
+by :meth:`SandboxedKernelManager.budget_next_cell` (a cell that burns several
+cores, or leaves children burning, reaches it before the clock does). Output
+size is capped as it arrives by ``preprocessors.ResilientExecute``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +64,7 @@ class Limits:
 
     memory_bytes: int = 2 * GIB  # address space of each process
     cpu_seconds: int = 600  # CPU time of each process, over the whole notebook
+    cell_cpu_seconds: int = 30  # CPU time of all its processes together, per cell
     processes: int = 64  # processes and threads of the kernel's user
     file_bytes: int = 64 * MIB  # the largest file it may write
     scratch_bytes: int = 128 * MIB  # its working directory (a tmpfs)
@@ -191,6 +199,46 @@ def bwrap_command(
     return rlimits + sandbox + ["--", *command]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WATCH_INTERVAL = 0.2  # seconds between two looks at a running cell's CPU time
+
+
+def descendants(root: int) -> list[int]:
+    """``root``'s child processes, their children and so on (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat_fields(int(entry.name))
+            if stat is not None:
+                children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time used so far by ``root`` and its descendants, ended children included."""
+    total = 0
+    for pid in [root, *descendants(root)]:
+        stat = _stat_fields(pid)
+        if stat is not None and len(stat) > 14:
+            # utime, stime, and the same of children already waited for
+            total += sum(int(ticks) for ticks in stat[11:15])
+    return total / CLOCK_TICKS
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: [state, ppid, ...] (fields 3 onwards)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts its kernel inside :func:`bwrap_command`.
 
@@ -203,6 +251,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     ).tag(config=True)
     memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds per process.").tag(config=True)
+    cell_cpu_seconds = Integer(
+        Limits.cell_cpu_seconds, help="CPU seconds per cell, all processes (0: no limit)."
+    ).tag(config=True)
     processes = Integer(Limits.processes, help="Processes and threads.").tag(config=True)
     file_bytes = Integer(Limits.file_bytes, help="Largest file it may write.").tag(config=True)
     socket_root = Unicode("", help="Where the private socket folders go (default: temp).").tag(
@@ -211,6 +262,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._watched: int | None = None  # the kernel process the CPU watchdog follows
+        self._cell_start_cpu: float | None = None
+        self.stopped_for_cpu = False
         # Unix sockets cross the network namespace; TCP on 127.0.0.1 would not.
         folder = tempfile.mkdtemp(prefix="grading-kernel-", dir=self.socket_root or None)
         self._sockets = Path(folder)
@@ -246,6 +300,31 @@ class SandboxedKernelManager(AsyncKernelManager):
                 os.chown(path, uid, uid)
         wrapped = bwrap_command(kernel_cmd, cwd, self._sockets, self.limits, uid, kw.get("env"))
         await super()._async_launch_kernel(wrapped, **kw)
+
+    def budget_next_cell(self) -> None:
+        """Before a cell runs: from now on the kernel may use ``cell_cpu_seconds`` of CPU.
+
+        Counted over all its processes (children and threads too) by a watchdog
+        in the grader, which stops the whole sandbox when the cell goes over.
+        Nothing inside can raise or dodge it, and it needs no privilege.
+        """
+        process = getattr(self.provisioner, "process", None)
+        if not self.cell_cpu_seconds or process is None:
+            return
+        self._cell_start_cpu = tree_cpu_seconds(process.pid)
+        if self._watched != process.pid:
+            self._watched = process.pid
+            threading.Thread(target=self._watch, args=(process.pid,), daemon=True).start()
+
+    def _watch(self, root: int) -> None:
+        while self._watched == root and _stat_fields(root) not in (None, ["Z"]):
+            time.sleep(WATCH_INTERVAL)
+            start = self._cell_start_cpu
+            if start is not None and tree_cpu_seconds(root) - start > self.cell_cpu_seconds:
+                self.stopped_for_cpu = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(root, signal.SIGKILL)  # bwrap: its namespace and all in it go too
+                return
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)

@@ -22,9 +22,9 @@ from nbgrader.preprocessors import (
 )
 
 from backprop_autograder.preprocessors import (
-    ForgetUnknownGradeIds,
     HideHiddenChecks,
     ResilientExecute,
+    RestoreCellFlags,
     ScoreOutsideKernel,
 )
 
@@ -55,13 +55,14 @@ if not os.environ.get("BACKPROP_UNSAFE_NO_SANDBOX"):
 # overwritten from it anyway), so every exercise is graded by its own checks.
 c.OverwriteCells.add_missing_cells = True
 
-# Before grading, nbgrader restores the assignment's cells; a cell whose grade id
-# a student changed is first made a plain cell, so the original comes back.
+# Before grading, nbgrader restores the assignment's cells; the nbgrader flags a
+# student changed (grade id, grade, solution, points) are first put back, so the
+# original comes back instead of the whole notebook being refused.
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
     DeduplicateIds,
     OverwriteKernelspec,
-    ForgetUnknownGradeIds,
+    RestoreCellFlags,
     OverwriteCells,
     CheckCellMetadata,
 ]

@@ -258,3 +258,49 @@ def test_each_cell_has_its_own_cpu_time_and_ignoring_the_signal_does_not_help(tm
     assert "CPU time" in nb.cells[1].outputs[0]["evalue"]
     assert nb.cells[2].outputs[0]["text"] == "ok\n"
     assert elapsed < 25, f"the spinning cell ran {elapsed:.0f} s: the CPU limit did not stop it"
+
+
+def test_once_up_the_kernel_cannot_write_into_its_socket_folder_on_the_host(tmp_path):
+    """The folder holding the kernel's sockets is on the host's disk: sealed once the
+    kernel has made them, so student code cannot fill the disk through it."""
+    from backprop_autograder.preprocessors import ResilientExecute
+
+    probe = (
+        "import os, ipykernel.connect\n"
+        "folder = os.path.dirname(ipykernel.connect.get_connection_file())\n"
+        "for name in ('filler', 'kernel.json'):\n"
+        "    try:\n"
+        "        open(os.path.join(folder, name), 'ab').write(b'0' * 1000)\n"
+        "        print('wrote', name)\n"
+        "    except OSError as error:\n"
+        "        print(type(error).__name__, name)\n"
+    )
+    nb = new_notebook(cells=[new_code_cell(probe)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    executor = ResilientExecute(timeout=60, kernel_manager_class=SandboxedKernelManager)
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    lines = nb.cells[0].outputs[0]["text"].splitlines()
+    assert len(lines) == 2, lines
+    if os.geteuid() == 0:  # only root can lock the kernel's own user out (CI grades as root)
+        assert lines == ["PermissionError filler", "PermissionError kernel.json"]
+
+
+def test_an_installed_copy_of_the_answers_is_hidden_under_an_empty_folder(monkeypatch, tmp_path):
+    """`pip install .` (not -e) would put the reference into the mounted site-packages."""
+    import importlib.machinery
+
+    inside = Path(sys.prefix) / "lib" / "site-packages-example" / "backprop_reference"
+    spec = importlib.machinery.ModuleSpec("backprop_reference", None, is_package=True)
+    spec.submodule_search_locations = [str(inside)]
+    real = sandbox.importlib.util.find_spec
+    monkeypatch.setattr(
+        sandbox.importlib.util,
+        "find_spec",
+        lambda name: spec if name == "backprop_reference" else real(name),
+    )
+    command = sandbox.bwrap_command(["python"], tmp_path, tmp_path, sandbox.Limits(), None)
+    at = command.index(str(inside.resolve()))
+    assert command[at - 1] == "--tmpfs"
+    assert at > command.index("--ro-bind")  # mounted over the read-only Python, not under
+    # the editable install of this checkout lives outside the mounted Python: nothing to hide
+    assert str(ROOT / "solutions") not in " ".join(command)

@@ -105,6 +105,9 @@ def _array(dtype: str, shape: list, raw: bytes) -> dict:
         _array("<f8", [3], b"\0" * 8),  # data shorter than the shape
         _array("<f8", [-1], b""),
         _array("V8", [1], b"\0" * 8),
+        _array("<f8", [2**32, 2**32], b""),  # its size overflows 64 bits to 0
+        _array("<f8", [0, 2**63], b""),
+        _array("<f8", [1] * 40, b"\0" * 8),  # more dimensions than numpy has
         {"ndarray": "not base64!", "dtype": "<f8", "shape": [1]},
         {"tuple": [1, 2], "fields": ["a", "__class__"]},
         {"tuple": [1], "fields": ["import os"]},

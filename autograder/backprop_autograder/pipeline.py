@@ -313,6 +313,8 @@ def note_incidents(course_dir: Path, assignment: str, student: str, report: Repo
                 report.note(student, f"{name} ran out of time; the other cells were graded")
         if not errors and _checks_did_not_run(cell):
             silent.append(name)
+        if _says(cell, f"likely mistake: {scoring.mistake_title('uncheckable_result')}"):
+            report.note(student, f"{name}: results that are not plain data scored 0")
     if silent:
         report.note(
             student,
@@ -333,6 +335,10 @@ def _checks_did_not_run(cell: nbformat.NotebookNode) -> bool:
         out.output_type == "stream" and out.text.startswith(scoring.DID_NOT_RUN)
         for out in cell.get("outputs", [])
     )
+
+
+def _says(cell: nbformat.NotebookNode, text: str) -> bool:
+    return any(out.output_type == "stream" and text in out.text for out in cell.get("outputs", []))
 
 
 LOCKED_KEYS = ("grade", "solution", "locked", "points", "grade_id")
@@ -357,6 +363,8 @@ def locked_cell_changes(
         mine = theirs.get(grade_id)
         if mine is None:
             changes.append(f"{grade_id} was deleted or relabelled; the original was graded")
+        elif mine.cell_type != cell.cell_type:
+            changes.append(f"{grade_id} was made a {mine.cell_type} cell; the original was graded")
         elif mine.source != cell.source:
             changes.append(f"{grade_id} was edited; the original was graded")
         elif meta(mine) != meta(cell):

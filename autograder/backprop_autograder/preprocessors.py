@@ -1,12 +1,14 @@
 """nbgrader preprocessors that make grading safe and fair: one job each.
 
 - :class:`ResilientExecute` runs the notebook like nbgrader's Execute, but when
-  student code kills the kernel it marks that cell as failed, starts a fresh
-  kernel and grades the rest, instead of losing the whole submission; and it
+  student code kills the kernel, or runs out of time and ignores the
+  interrupt, it marks that cell as failed, starts a fresh kernel and grades
+  the rest, instead of losing the whole submission; and it
   keeps at most ``max_output_bytes`` of each cell's output as it arrives.
-- :class:`ForgetUnknownGradeIds` turns a cell whose grade id the source does
-  not know (a student edited it) into a plain cell, so that nbgrader restores
-  the original instead of refusing the whole submission.
+- :class:`RestoreCellFlags` puts back the nbgrader flags of every cell a
+  student relabelled (grade id, grade or solution flag, points), so that
+  nbgrader restores the original cell instead of refusing the whole
+  submission.
 - :class:`ScoreOutsideKernel` scores each test cell in the grader's own
   process from the results the kernel sent, against expected answers the
   kernel never sees (:mod:`backprop_autograder.scoring`), so no code in the
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
@@ -77,14 +79,18 @@ class ResilientExecute(Execute):
         while True:
             try:
                 return self._run_all(nb, resources, km, killers)
-            except DeadKernelError:
+            except (DeadKernelError, CellTimeoutError) as error:
+                # A timeout that escapes nbclient is a cell that ignored the interrupt.
                 index = self._running
                 if index is None or len(killers) >= self.max_kernel_deaths:
                     raise
                 killers.add(index)
-                out_of_cpu = getattr(self._kernel_manager, "stopped_for_cpu", False)
-                mark_kernel_death(nb.cells[index], out_of_cpu)
-                self.log.warning("cell %d killed the kernel; grading the rest again", index)
+                if isinstance(error, CellTimeoutError):
+                    mark_unstoppable(nb.cells[index])
+                else:
+                    out_of_cpu = getattr(self._kernel_manager, "stopped_for_cpu", False)
+                    mark_kernel_death(nb.cells[index], out_of_cpu)
+                self.log.warning("cell %d stopped the kernel; grading the rest again", index)
 
     def _run_all(
         self, nb: NotebookNode, resources: dict | None, km: Any, skip: set[int]
@@ -101,6 +107,8 @@ class ResilientExecute(Execute):
         with self.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            if hasattr(self.km, "seal_sockets"):  # sandboxed: the kernel is up, lock its folder
+                self.km.seal_sockets()
             self._kernel_manager = self.km  # nbclient forgets it when the kernel dies
             budget_next_cell = getattr(self.km, "budget_next_cell", None)  # sandboxed only
             for index, cell in enumerate(self.nb.cells):
@@ -141,6 +149,19 @@ def mark_kernel_death(cell: NotebookNode, out_of_cpu: bool = False) -> None:
     ]
 
 
+def mark_unstoppable(cell: NotebookNode) -> None:
+    """Give the cell an error output saying that it ran out of time and would not stop."""
+    cell.outputs = [
+        NotebookNode(
+            output_type="error",
+            ename="CellTimeoutError",
+            evalue="this cell ran out of time and did not stop when interrupted; the "
+            "kernel was stopped and the other cells were graded without it",
+            traceback=["CellTimeoutError: this cell ran out of time and did not stop"],
+        )
+    ]
+
+
 class ScoreOutsideKernel(NbGraderPreprocessor):
     """Each test cell's score, decided here from its results; the kernel's word counts for nothing.
 
@@ -173,7 +194,7 @@ class ScoreOutsideKernel(NbGraderPreprocessor):
         if entry is None:
             verdict = scoring.missing_answers(meta["grade_id"].removeprefix("check_"))
         else:
-            verdict = scoring.judge(entry, scoring.find_bundle(cell), scoring.why_no_results(cell))
+            verdict = scoring.judge_safely(entry, cell)
         cell.outputs = scoring.verdict_outputs(cell, verdict, float(meta["points"]))
         return cell, resources
 
@@ -191,21 +212,50 @@ class HideHiddenChecks(ClearHiddenTests):
         return cell, resources
 
 
-class ForgetUnknownGradeIds(NbGraderPreprocessor):
-    """A cell with a grade id the assignment does not have becomes a plain cell.
+class RestoreCellFlags(NbGraderPreprocessor):
+    """Every cell's nbgrader flags back as the assignment has them, before OverwriteCells.
 
-    The original cell then counts as missing, and nbgrader's OverwriteCells
-    (with ``add_missing_cells``) puts it back from the source.
+    OverwriteCells restores a locked cell's source, points and lock, but a
+    cell whose grade or solution flag a student flipped fails its checksum
+    and stops the whole notebook. So, from the gradebook: a cell with a grade
+    id the assignment does not have becomes a plain cell (the original then
+    counts as missing, and OverwriteCells with ``add_missing_cells`` puts it
+    back); a known one gets its grade, solution, task and locked flags and
+    its points back.
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
         with Gradebook(info["db_url"]) as gradebook:
-            source = gradebook.find_notebook(info["notebook"], info["assignment"])
-            known = {cell.name for cell in source.source_cells}
+            flags = assignment_flags(gradebook.find_notebook(info["notebook"], info["assignment"]))
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id is not None and grade_id not in known:
+            meta = cell.metadata.get("nbgrader")
+            grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+            if grade_id is None:
+                continue
+            if grade_id not in flags:
                 self.log.warning("cell %r is not in the assignment: now a plain cell", grade_id)
                 del cell.metadata["nbgrader"]
+                continue
+            points = flags[grade_id].pop("points", None)
+            meta.update(flags[grade_id])
+            if points is None:
+                meta.pop("points", None)
+            else:
+                meta["points"] = points
         return nb, resources
+
+
+def assignment_flags(notebook: Any) -> dict[str, dict[str, Any]]:
+    """grade id -> its nbgrader flags (and points), from the gradebook's notebook."""
+    flags = {
+        cell.name: {"grade": False, "solution": False, "task": False, "locked": cell.locked}
+        for cell in notebook.source_cells
+    }
+    for cell in notebook.grade_cells:
+        flags[cell.name].update(grade=True, points=float(cell.max_score))
+    for cell in notebook.solution_cells:
+        flags[cell.name]["solution"] = True
+    for cell in notebook.task_cells:
+        flags[cell.name].update(task=True, points=float(cell.max_score))
+    return flags

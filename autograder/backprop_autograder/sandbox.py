@@ -30,6 +30,7 @@ size is capped as it arrives by ``preprocessors.ResilientExecute``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -111,6 +112,24 @@ def _readonly_python() -> list[str]:
 PASSED_ENVIRONMENT = ("NBGRADER_EXECUTION", "LANG", "LC_ALL", "PYTHONHASHSEED", "TZ")
 
 
+# Installed into site-packages (``pip install .`` rather than ``-e``), these would
+# come in with the virtual environment; they are hidden under empty folders.
+SECRET_PACKAGES = ("backprop_reference", "backprop_autograder")
+
+
+def _hidden_secret_packages() -> list[str]:
+    """An empty tmpfs over each secret package that lies inside the mounted Python."""
+    mounted = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    args = []
+    for name in SECRET_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folder = Path(location).resolve()
+            if any(folder.is_relative_to(root) for root in mounted):
+                args += ["--tmpfs", str(folder)]
+    return args
+
+
 def _readonly_course_package() -> list[str]:
     """The helper package the notebooks import (``backprop_course``), read-only."""
     import backprop_course
@@ -176,6 +195,7 @@ def bwrap_command(
         "--dev", "/dev",
         *_readonly_system(),
         *_readonly_python(),
+        *_hidden_secret_packages(),
         *_readonly_course_package(),
         *_scratch(cwd, limits),
         "--bind", str(sockets), str(sockets),
@@ -300,6 +320,21 @@ class SandboxedKernelManager(AsyncKernelManager):
                 os.chown(path, uid, uid)
         wrapped = bwrap_command(kernel_cmd, cwd, self._sockets, self.limits, uid, kw.get("env"))
         await super()._async_launch_kernel(wrapped, **kw)
+
+    def seal_sockets(self) -> None:
+        """Once the kernel has made its sockets: no more files in their (host) folder.
+
+        The folder is on the host's disk, shared with the sandbox so the grader
+        can reach the kernel; left writable, student code could fill the disk.
+        Only as root can the kernel's user be locked out of it.
+        """
+        if self._kernel_user() is None:
+            return
+        for path in [self._sockets, *self._sockets.iterdir()]:
+            if not path.is_socket():
+                os.chown(path, 0, 0)
+        os.chmod(self._sockets, 0o755)
+        os.chmod(self.connection_file, 0o644)
 
     def budget_next_cell(self) -> None:
         """Before a cell runs: from now on the kernel may use ``cell_cpu_seconds`` of CPU.

@@ -28,6 +28,7 @@ import importlib
 import io
 import json
 import keyword
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +132,14 @@ def _read_array(value: dict) -> np.ndarray:
         raw = base64.b64decode(str(value["ndarray"]), validate=True)
     except (KeyError, TypeError, ValueError) as error:
         raise UnreadableResult(f"a malformed array ({error})") from None
-    if dtype.kind not in NUMERIC_KINDS or any(n < 0 for n in shape):
+    if dtype.kind not in NUMERIC_KINDS or any(n < 0 for n in shape) or len(shape) > MAX_DEPTH:
         raise UnreadableResult(f"an array of {dtype}")
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(raw):
+    if math.prod(shape) * dtype.itemsize != len(raw):  # Python ints: no overflow to fool it
         raise UnreadableResult("an array whose data does not fit its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    try:
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    except (ValueError, OverflowError) as error:
+        raise UnreadableResult(f"a malformed array ({error})") from None
 
 
 def _named_tuple(fields: Any, items: list) -> tuple:
@@ -226,6 +230,22 @@ def judge(entry: dict[str, Any], bundle: Any, no_results: str) -> Verdict:
     return verdict
 
 
+def judge_safely(entry: dict[str, Any], cell: NotebookNode) -> Verdict:
+    """:func:`judge` on a test cell; whatever the cell sent, a verdict and never a crash.
+
+    A crash here would lose the whole notebook, so an error while judging
+    (malformed results that slipped past the reading) costs this cell only.
+    """
+    try:
+        return judge(entry, find_bundle(cell), why_no_results(cell))
+    except Exception as error:
+        verdict = Verdict(entry["exercise"], ran=False)
+        verdict.lines.append(
+            f"{DID_NOT_RUN}: its results could not be judged ({type(error).__name__})"
+        )
+        return verdict
+
+
 def bundle_problem(entry: dict[str, Any], bundle: Any) -> str | None:
     """Why a bundle cannot be judged, or None."""
     if not isinstance(bundle, dict) or not isinstance(bundle.get("results"), list):
@@ -247,7 +267,7 @@ def outcome(result: Any) -> Outcome:
             return read_value(result["value"])
         except UnreadableResult as error:
             what = f"the result could not be read: {error}"
-            return CheckFailed(what, what=what)
+            return CheckFailed(what, what=what, mistake="uncheckable_result")
     if isinstance(result, dict) and "failed" in result:
         what = str(result["failed"])[:500]
         mistake = result.get("mistake")

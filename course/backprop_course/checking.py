@@ -52,6 +52,9 @@ MISTAKES: dict[str, str] = {
     "layer's activation, not its own output.",
     "broadcast_n_n": "(n,) vs (n, 1): a 1-D array met an (n, 1) column and numpy broadcast "
     "them into an (n, n) matrix. Keep columns 2-D: b.reshape(-1, 1).",
+    "uncheckable_result": "not plain data: the function returned something other than "
+    "numbers, numpy arrays of numbers, lists, tuples or dicts of them, so it cannot be "
+    "compared. Return the values the exercise asks for.",
     "mutated_input": "input changed in place: the function modified an array it was given. "
     "Compute into a new array (z - c, not z -= c).",
     "one_sided_difference": "one-sided difference: (f(x + h) − f(x)) / h has an error of "

@@ -211,17 +211,15 @@ def encode_result(value: Any) -> Any:
     """
     size = sum(a.nbytes for a in _arrays_in(value))
     if size > MAX_RESULT_BYTES:
-        raise CheckFailed(
-            f"returned {size} bytes of arrays, far more than the answer holds",
-            what=f"returned {size} bytes of arrays, far more than the answer holds",
-        )
+        what = f"returned {size} bytes of arrays, far more than the answer holds"
+        raise CheckFailed(what, what=what, mistake="uncheckable_result")
     try:
         encoded = encode(value)
         json.dumps(encoded)  # what a result the display message cannot carry would break
         return encoded
     except (TypeError, ValueError, RecursionError) as error:
         what = f"returned {_kind(value)}, which cannot be checked ({error})"
-        raise CheckFailed(what[:500], what=what[:500]) from None
+        raise CheckFailed(what[:500], what=what[:500], mistake="uncheckable_result") from None
 
 
 def _kind(value: Any) -> str:

@@ -137,6 +137,30 @@ def test_plain_data_is_read_back_exactly():
     assert type(back["W"]) is np.ndarray
 
 
+def _with_spec():
+    class Claims:
+        def __init__(self):
+            self.spec = {"ndarray": "", "dtype": "<f8", "shape": [0]}
+
+        def __call__(self):
+            return self
+
+    return Claims()
+
+
+def _self_containing() -> list:
+    loop: list = []
+    loop.append(loop)
+    return loop
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 class AlwaysEqual:
     def __eq__(self, other):
         return True
@@ -156,8 +180,11 @@ class Liar(np.ndarray):
         np.array([AlwaysEqual()], dtype=object),
         np.zeros((10_000, 10_000), dtype=np.uint8),  # 100 MB: not sent
         lambda: 1,
+        _with_spec(),  # would pass for an encoded argument, never for a result
+        _self_containing(),
+        _nested(5000),
     ],
-    ids=["always-equal", "object-array", "huge-array", "function"],
+    ids=["always-equal", "object-array", "huge-array", "function", "spec", "loop", "deep"],
 )
 def test_what_cannot_be_checked_fails_in_the_kernel_and_says_so(returned):
     from backprop_course.checking import CheckFailed

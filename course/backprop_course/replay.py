@@ -44,6 +44,7 @@ NUMERIC_KINDS = "biufc"
 # The most array data one result may send out of the kernel; the right answers
 # are all far smaller.
 MAX_RESULT_BYTES = 400_000
+MAX_NESTING = 32  # lists in lists: far deeper than any answer
 
 # -- encoding -------------------------------------------------------------------
 
@@ -209,11 +210,11 @@ def encode_result(value: Any) -> Any:
     strings, lists, tuples and dicts. A subclass travels as its plain data, so
     whatever it overrides plays no part in the comparison outside.
     """
-    size = sum(a.nbytes for a in _arrays_in(value))
-    if size > MAX_RESULT_BYTES:
-        what = f"returned {size} bytes of arrays, far more than the answer holds"
-        raise CheckFailed(what, what=what, mistake="uncheckable_result")
     try:
+        size = plain_data_bytes(value)
+        if size > MAX_RESULT_BYTES:
+            what = f"returned {size} bytes of arrays, far more than the answer holds"
+            raise CheckFailed(what, what=what, mistake="uncheckable_result")
         encoded = encode(value)
         json.dumps(encoded)  # what a result the display message cannot carry would break
         return encoded
@@ -222,24 +223,26 @@ def encode_result(value: Any) -> Any:
         raise CheckFailed(what[:500], what=what[:500], mistake="uncheckable_result") from None
 
 
+def plain_data_bytes(value: Any, depth: int = 0) -> int:
+    """The bytes of array data in a result of plain data; TypeError if it holds anything else."""
+    if depth > MAX_NESTING:
+        raise TypeError("nested too deeply")
+    if isinstance(value, np.ndarray):
+        return np.asarray(value).nbytes  # the base class's count: a subclass may lie
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return 0
+    if isinstance(value, (list, tuple)):
+        return sum(plain_data_bytes(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return sum(plain_data_bytes(item, depth + 1) for item in value.values())
+    raise TypeError(f"{_kind(value)} is not plain data")
+
+
 def _kind(value: Any) -> str:
     """What a value is, told without calling any of its (perhaps hostile) methods."""
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return f"an array of shape {np.asarray(value).shape}"
     return f"a {type(value).__name__}"
-
-
-def _arrays_in(value: Any, depth: int = 0) -> Iterator[np.ndarray]:
-    if depth > 20:
-        return
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _arrays_in(item, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _arrays_in(item, depth + 1)
 
 
 def _argument(encoded: Any, graph: list[Value]) -> Any:

@@ -206,20 +206,13 @@ def autograde(
     others wait (``course_api`` gives them a minute), and each worker writes
     only its own student's rows. A broken submission never stops the others.
     """
-    students = []
-    for student in submitted_students(course_dir, assignment):
-        notebook = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
-        problem = check_readable(notebook)
-        if problem:
-            report.note(student, problem)
-        else:
-            students.append(student)
+    students = submitted_students(course_dir, assignment)
     workers = max(1, min(workers or os.cpu_count() or 1, len(students)))
     bar = Progress("autograde", len(students))
     if workers == 1:
         for student in students:
             bar.show(student)
-            _record(report, course_dir, assignment, student, _grade_one(api, assignment, student))
+            _record(report, student, grade_student(api, course_dir, assignment, student))
     else:
         uids = multiprocessing.get_context("fork").Queue()
         for worker in range(workers):
@@ -230,19 +223,26 @@ def autograde(
             initializer=_start_worker,
             initargs=(course_dir, api.config, uids),
         ) as pool:
-            jobs = {pool.submit(_worker_grades, assignment, s): s for s in students}
+            jobs = {pool.submit(_worker_grades, course_dir, assignment, s): s for s in students}
             for job in as_completed(jobs):
                 student = jobs[job]
                 bar.show(student)
-                _record(report, course_dir, assignment, student, _outcome(job))
+                _record(report, student, _outcome(job))
     bar.finish()
 
 
-def _grade_one(api: NbGraderAPI, assignment: str, student: str) -> str | None:
-    """nbgrader autograde of one student: None if it went through, else why not."""
+def grade_student(api: NbGraderAPI, course_dir: Path, assignment: str, student: str) -> list[str]:
+    """Autograde one submission; what the summary should say about it (nothing if all went
+    well). Runs in a worker, so that all of a submission's work is done in parallel."""
+    submitted = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
+    problem = check_readable(submitted)
+    if problem:
+        return [problem]
     with restored_environment("NBGRADER_EXECUTION"):
         result = api.autograde(assignment, student, force=True, create=True)
-    return None if result.get("success") else last_line(result)
+    if not result.get("success"):
+        return ["nbgrader could not grade it: " + last_line(result)]
+    return incidents(course_dir, assignment, student)
 
 
 @contextlib.contextmanager
@@ -260,18 +260,16 @@ def restored_environment(*names: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _record(report: Report, course_dir: Path, assignment: str, student: str, problem) -> None:
-    if problem is not None:
-        report.note(student, "nbgrader could not grade it: " + problem)
-    else:
-        note_incidents(course_dir, assignment, student, report)
+def _record(report: Report, student: str, notes: list[str]) -> None:
+    for line in notes:
+        report.note(student, line)
 
 
-def _outcome(job: Future) -> str | None:
+def _outcome(job: Future) -> list[str]:
     try:
         return job.result()
     except Exception as error:  # a worker that died is one student's problem
-        return f"{type(error).__name__}: {error}"
+        return [f"the grading worker failed: {type(error).__name__}: {error}"]
 
 
 _WORKER_API: NbGraderAPI | None = None
@@ -284,10 +282,10 @@ def _start_worker(course_dir: Path, config: Any, uids: Any) -> None:
     _WORKER_API = NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
-def _worker_grades(assignment: str, student: str) -> str | None:
+def _worker_grades(course_dir: Path, assignment: str, student: str) -> list[str]:
     assert _WORKER_API is not None, "the worker was not started"
     with quiet_libraries():
-        return _grade_one(_WORKER_API, assignment, student)
+        return grade_student(_WORKER_API, course_dir, assignment, student)
 
 
 def last_line(result: dict) -> str:
@@ -295,39 +293,46 @@ def last_line(result: dict) -> str:
     return text.splitlines()[-1][:200]
 
 
-def note_incidents(course_dir: Path, assignment: str, student: str, report: Report) -> None:
+def incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
     """What went wrong while grading, from the autograded notebook, and what the student
     changed in the locked cells, from the submitted one."""
-    path = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    silent = []
+    nb = read_notebook(course_dir / "autograded" / student / assignment / f"{assignment}.ipynb")
+    notes, silent = [], []
     for index, cell in enumerate(nb.cells):
         name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
         errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
         for out in errors:
             if out.ename == KERNEL_DIED and "CPU time" in out.evalue:
-                report.note(student, f"{name} used up its CPU time; the other cells were graded")
+                notes.append(f"{name} used up its CPU time; the other cells were graded")
             elif out.ename == KERNEL_DIED:
-                report.note(student, f"{name} killed the kernel; the other cells were graded")
+                notes.append(f"{name} killed the kernel; the other cells were graded")
             elif "Timeout" in out.ename:
-                report.note(student, f"{name} ran out of time; the other cells were graded")
+                notes.append(f"{name} ran out of time; the other cells were graded")
         if not errors and _checks_did_not_run(cell):
             silent.append(name)
         if _says(cell, f"likely mistake: {scoring.mistake_title('uncheckable_result')}"):
-            report.note(student, f"{name}: results that are not plain data scored 0")
+            notes.append(f"{name}: results that are not plain data scored 0")
     if silent:
-        report.note(
-            student,
+        notes.append(
             f"the hidden checks of {', '.join(silent)} sent no results (scored 0): code in an "
-            "earlier cell may have changed how cells run",
+            "earlier cell may have changed how cells run"
         )
     submitted = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
     release = course_dir / "release" / assignment / f"{assignment}.ipynb"
-    if release.exists():
-        for change in locked_cell_changes(
-            nbformat.read(submitted, as_version=4), nbformat.read(release, as_version=4)
-        ):
-            report.note(student, change)
+    try:
+        notes += locked_cell_changes(read_notebook(submitted), read_notebook(release))
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        notes.append("its cells could not be compared with the released ones")
+    return notes
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """A notebook nbgrader has already read, without validating it again (that is slow)."""
+    text = path.read_text()
+    try:
+        return nbformat.v4.reads(text)
+    except Exception:  # another format version: nbformat converts it
+        return nbformat.reads(text, as_version=4)
 
 
 def _checks_did_not_run(cell: nbformat.NotebookNode) -> bool:

@@ -220,23 +220,41 @@ def bwrap_command(
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WATCH_INTERVAL = 0.2  # seconds between two looks at a running cell's CPU time
+WATCH_INTERVAL = 0.25  # seconds between two looks at a running cell's CPU time
 
 
 def descendants(root: int) -> list[int]:
-    """``root``'s child processes, their children and so on (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _stat_fields(int(entry.name))
-            if stat is not None:
-                children.setdefault(int(stat[1]), []).append(int(entry.name))
+    """``root``'s child processes, their children and so on."""
     found, stack = [], [root]
     while stack:
-        for child in children.get(stack.pop(), []):
+        for child in children_of(stack.pop()):
             found.append(child)
             stack.append(child)
     return found
+
+
+def children_of(pid: int) -> list[int]:
+    """A process's children: from each of its threads' ``children`` file (cheap), or,
+    where the kernel does not provide those files, by scanning all of /proc."""
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        files = [task / "children" for task in tasks.iterdir()]
+    except OSError:
+        return []
+    if files and not files[0].exists():
+        return [int(e.name) for e in Path("/proc").iterdir() if _parent(e.name) == str(pid)]
+    children = []
+    for file in files:
+        try:
+            children += [int(n) for n in file.read_text().split()]
+        except OSError:
+            continue  # the thread ended meanwhile
+    return children
+
+
+def _parent(name: str) -> str | None:
+    stat = _stat_fields(int(name)) if name.isdigit() else None
+    return stat[1] if stat else None
 
 
 def tree_cpu_seconds(root: int) -> float:

@@ -111,3 +111,30 @@ def test_installed_versions_satisfy_the_bounds():
 
     for name, spec in runtime_requirements().items():
         assert spec.contains(version(name)), f"{name} {version(name)} is outside {spec}"
+
+
+# -- Binder's launch links in the README ------------------------------------------------
+
+BINDER_LINK = re.compile(r"https://mybinder\.org/v2/gh/[^\s`)]*")
+LAB_PATH = re.compile(r"\?urlpath=lab/tree/([^\s`)&]+)$")
+
+
+def binder_links() -> list[str]:
+    return BINDER_LINK.findall((ROOT / "README.md").read_text())
+
+
+def test_every_binder_link_opens_jupyterlab_on_a_path_that_exists():
+    links = binder_links()
+    assert links, "the README should give Binder launch links"
+    for link in links:
+        found = LAB_PATH.search(link)
+        assert found, f"{link}: Binder opens JupyterLab only with ?urlpath=lab/tree/<path>"
+        assert (ROOT / found.group(1)).exists(), f"{link}: no {found.group(1)} in the repository"
+
+
+def test_each_lesson_has_a_binder_link_and_the_first_comes_first():
+    lessons = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("course/[0-9][0-9]_*.ipynb"))
+    paths = [LAB_PATH.search(link).group(1) for link in binder_links()]
+    assert len(lessons) == 5
+    assert set(lessons) <= set(paths), set(lessons) - set(paths)
+    assert paths[0] == lessons[0], "the first link should open the first lesson directly"

@@ -157,9 +157,10 @@ def copy_course(target: Path) -> Path:
     return target
 
 
-def start_lab_server(workdir: Path) -> LabServer:
-    """Start JupyterLab on a free port with a random token, serving a copy of course/."""
-    root = copy_course(workdir / "course")
+def start_lab_server(workdir: Path, root: Path | None = None) -> LabServer:
+    """Start JupyterLab on a free port with a random token, serving ``root`` (default: a
+    copy of course/ made in ``workdir``)."""
+    root = root or copy_course(workdir / "course")
     jupyter_home = workdir / "jupyter"
     config_dir = jupyter_home / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -306,7 +307,6 @@ def safe_name(text: str) -> str:
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     require_browser_tools()
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     server = start_lab_server(tmp_path_factory.mktemp("browser-lab"))
     try:
         yield server
@@ -317,6 +317,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     executable = require_browser_tools()
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     expect.set_options(timeout=WIDGET_MS)  # its default, 5 s, is short for this machine
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -333,6 +334,14 @@ def lab(
     lab_server: LabServer, chromium: Browser, request: pytest.FixtureRequest
 ) -> Iterator[LabPage]:
     """A fresh browser context and page, logged in; kernels are shut down afterwards."""
+    yield from browser_page(lab_server, chromium, request)
+
+
+def browser_page(
+    server: LabServer, chromium: Browser, request: pytest.FixtureRequest
+) -> Iterator[LabPage]:
+    """The ``lab`` fixture's work, for any server (a test module may start its own)."""
+    lab_server = server
     context = chromium.new_context(base_url=lab_server.url, viewport=LAPTOP_SCREEN)
     try:
         context.set_default_timeout(WIDGET_MS)  # actions; expect() is set in `chromium`

@@ -1,8 +1,12 @@
 """The course's autograder: hidden checks, the assignment build, the grading pipeline.
 
-lessons     which notebook, reference module and hidden-check module make each lesson
-assemble    course notebook + reference bodies + hidden checks -> nbgrader source notebook
-payload     the encoding of recorded inputs and expected values embedded in test cells
-hidden/     the hidden checks, one module per lesson (named like the reference module)
-build       `make assignments`: source notebooks, then nbgrader's generate_assignment
+lessons        which notebook, reference module and hidden-check module make each lesson
+assemble       course notebook + reference bodies + hidden checks -> nbgrader source notebook
+cases          recording the reference's calls and results as hidden cases
+hidden/        the hidden checks, one module per lesson (named like the reference module)
+build          `make assignments`: source notebooks, answers, nbgrader's generate_assignment
+scoring        the grader's half of the hidden checks: results judged outside the kernel
+preprocessors  nbgrader steps: resilient execution, restored cell flags, scoring, feedback
+sandbox        every grading kernel in bubblewrap, with limits
+pipeline       `backprop-grade`: collect, autograde in parallel, feedback, grades, summary
 """

@@ -18,7 +18,7 @@ export CHROMIUM
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench assignments grade demo-grading clean system-tools
+.PHONY: help lab test lint bench assignments grade demo-grading screenshots clean system-tools
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,8 +43,8 @@ grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade
 	@test -n "$(LESSON)" -a -n "$(FROM)" || { echo "usage: make grade LESSON=01_forward_pass FROM=downloads.zip"; exit 2; }
 	$(BIN)/backprop-grade grade $(LESSON) --from $(FROM)
 
-demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class end to end: build/demo/grades.csv, build/demo/feedback/
-	$(BIN)/python -m backprop_autograder.demo
+demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class on every lesson (LESSON=... for one): build/demo/
+	$(BIN)/python -m backprop_autograder.demo $(if $(LESSON),--lesson $(LESSON),)
 
 # Two system programs the tests use for real: Chromium for the browser tests
 # (playwright cannot download its own here) and bubblewrap, the grading
@@ -63,6 +63,10 @@ system-tools:
 	    echo "       a Chromium elsewhere can be named with make test CHROMIUM=/path/to/chromium"; exit 1; \
 	  fi; \
 	fi
+
+screenshots: $(VENV)/.dev-installed system-tools  ## the README's pictures, from the browser journeys' screenshots
+	$(BIN)/python -m pytest -m browser tests/test_journey_student.py tests/test_journey_self_learner.py tests/test_journey_instructor.py
+	$(BIN)/python docs/screenshots.py
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

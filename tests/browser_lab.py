@@ -112,6 +112,7 @@ class LabServer:
     root: Path
     log: Path
     process: subprocess.Popen
+    python: str  # the interpreter the server runs on
 
     def api(self, method: str, path: str) -> Any:
         """Call the REST API (``path`` like ``/api/sessions``); the decoded JSON, or None."""
@@ -157,9 +158,15 @@ def copy_course(target: Path) -> Path:
     return target
 
 
-def start_lab_server(workdir: Path, root: Path | None = None) -> LabServer:
+def start_lab_server(
+    workdir: Path,
+    root: Path | None = None,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
+) -> LabServer:
     """Start JupyterLab on a free port with a random token, serving ``root`` (default: a
-    copy of course/ made in ``workdir``)."""
+    copy of course/ made in ``workdir``), run by ``python`` in ``env`` (default: this
+    process's)."""
     root = root or copy_course(workdir / "course")
     jupyter_home = workdir / "jupyter"
     config_dir = jupyter_home / "config"
@@ -170,7 +177,7 @@ def start_lab_server(workdir: Path, root: Path | None = None) -> LabServer:
         path = user_settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env.update(
         JUPYTER_CONFIG_DIR=str(config_dir),
         JUPYTER_DATA_DIR=str(jupyter_home / "data"),
@@ -180,7 +187,7 @@ def start_lab_server(workdir: Path, root: Path | None = None) -> LabServer:
     )
     port, token = free_port(), secrets.token_hex(16)
     command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        python, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.root_dir={root}",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
@@ -195,7 +202,7 @@ def start_lab_server(workdir: Path, root: Path | None = None) -> LabServer:
             command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it reaches its helpers
         )  # fmt: skip
-    server = LabServer(f"http://127.0.0.1:{port}", token, root, log, process)
+    server = LabServer(f"http://127.0.0.1:{port}", token, root, log, process, python)
     wait_until_serving(server, SERVER_START_S)
     return server
 

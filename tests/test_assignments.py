@@ -284,9 +284,7 @@ def test_lesson_05_trains_fully_in_a_student_session(course_dir, monkeypatch):
     lesson = next(lesson for lesson in LESSONS if lesson.topic == "mini_batch")
     nb = read(course_dir / "source" / lesson.name / f"{lesson.name}.ipynb")
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={}).execute()
-    printed = "".join(
-        out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
-    )
+    printed = "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
     found = re.search(r"40 epochs in ([0-9.]+) s.*test accuracy ([0-9.]+) ?%", printed)
     assert found, "the training cell should report its epochs, time and test accuracy"
     assert float(found[1]) < 60 and float(found[2]) >= 95

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
-import yaml
+from environment_yml import ROOT, conda_spec, environment_requirements
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -17,51 +16,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
-# Conda-only entries that are not Python dependencies of the project.
-CONDA_TOOLING = {"python", "pip"}
-
 
 def pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def environment() -> dict:
-    return yaml.safe_load((ROOT / "environment.yml").read_text())
-
-
-def conda_spec(entry: str) -> tuple[str, str]:
-    """'numpy>=2.0,<3' -> ('numpy', '>=2.0,<3'); 'python=3.11' -> ('python', '==3.11.*')."""
-    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", entry)
-    assert match, f"cannot read the conda entry {entry!r}"
-    name, spec = match.groups()
-    if re.fullmatch(r"=[^=<>!].*", spec):  # conda's single '=' means "this version prefix"
-        spec = f"=={spec[1:]}.*"
-    return canonicalize_name(name), spec.replace(" ", "")
-
-
 def runtime_requirements() -> dict[str, SpecifierSet]:
     reqs = [Requirement(r) for r in pyproject()["project"]["dependencies"]]
     return {canonicalize_name(r.name): r.specifier for r in reqs}
-
-
-def environment_requirements() -> tuple[dict[str, SpecifierSet], list[str], dict[str, str]]:
-    conda, pip, tooling = {}, [], {}
-    for entry in environment()["dependencies"]:
-        if isinstance(entry, dict):
-            pip.extend(entry["pip"])
-            continue
-        name, spec = conda_spec(entry)
-        if name in CONDA_TOOLING:
-            tooling[name] = spec
-        else:
-            assert name not in conda, f"{name} is listed twice in environment.yml"
-            conda[name] = SpecifierSet(spec)
-    for line in pip:
-        if not line.startswith("-"):
-            req = Requirement(line)
-            conda[canonicalize_name(req.name)] = req.specifier
-    return conda, pip, tooling
 
 
 def test_same_dependencies_and_bounds():

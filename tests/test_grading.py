@@ -29,12 +29,13 @@ from backprop_course.checking import MISTAKES
 pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
 LESSON = lesson("01_forward_pass")
+GRADES = f"grades_{LESSON.name}.csv"
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    report = demo.run(LESSON, out, timeout=10)
+    report = demo.run(LESSON, out, timeout=10)[LESSON.name]
     return out, report
 
 
@@ -57,14 +58,14 @@ def points() -> dict[str, float]:
 
 def test_grades_csv_has_one_column_per_exercise_then_total_and_max(demo_run):
     out, _ = demo_run
-    with (out / "grades.csv").open() as f:
+    with (out / GRADES).open() as f:
         header = next(csv.reader(f))
     assert header == ["student_id", *points(), "total", "max"]
 
 
 def test_every_student_gets_exactly_the_expected_scores(demo_run):
     out, _ = demo_run
-    grades, worth = rows(out / "grades.csv"), points()
+    grades, worth = rows(out / GRADES), points()
     full = sum(worth.values())
     exercises = list(worth)
     last = exercises[-1]
@@ -96,7 +97,7 @@ def test_every_student_gets_exactly_the_expected_scores(demo_run):
 
 def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):
     out, report = demo_run
-    grades = rows(out / "grades.csv")
+    grades = rows(out / GRADES)
     text = "\n".join(report.attention)
     assert re.search(r"malformed-json: .*not a valid notebook", text)
     assert re.search(r"empty-file: .*is empty", text)
@@ -115,7 +116,7 @@ def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):
 
 def test_summary_reports_students_means_and_distribution(demo_run):
     out, report = demo_run
-    summary = (out / "summary.txt").read_text()
+    summary = (out / f"summary_{LESSON.name}.txt").read_text()
     assert f"{len(report.scores)} students graded" in summary
     for name in points():
         assert re.search(rf"^{name}\s+\d+\.\d\d\s+\d+\s+\d+\s+\d+$", summary, re.M), name
@@ -198,14 +199,14 @@ def test_parallel_workers_give_exactly_the_serial_grades(demo_run, tmp_path):
         csv_files[workers] = tmp_path / f"grades{workers}.csv"
         args = pipeline.parser().parse_args(
             ["--course-dir", str(course_dir), "--timeout", "10", "--workers", str(workers),
-             "grade", LESSON.name, "--from", str(out / "downloads.zip"),
+             "grade", LESSON.name, "--from", str(out / f"downloads_{LESSON.name}.zip"),
              "--csv", str(csv_files[workers])]
         )  # fmt: skip
         args.lesson = LESSON.name
         pipeline.grade(args)
     serial, parallel = csv_files[1].read_text(), csv_files[3].read_text()
     assert parallel == serial
-    assert len(serial.splitlines()) == len(rows(out / "grades.csv")) + 1  # every student, once
+    assert len(serial.splitlines()) == len(rows(out / GRADES)) + 1  # every student, once
 
 
 def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):

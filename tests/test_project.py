@@ -105,6 +105,22 @@ def test_public_functions_are_documented_and_typed(module):
             assert "shape" in inspect.getdoc(obj).lower(), f"{name}: docstring gives no shapes"
 
 
+README_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+MAX_README_IMAGE_BYTES = 200_000
+
+
+def test_readme_images_exist_are_described_and_small():
+    images = README_IMAGE.findall((ROOT / "README.md").read_text())
+    assert len(images) >= 2, "the README shows the journeys' screenshots"
+    for alt, path in images:
+        file = ROOT / path
+        assert file.is_file(), f"README shows {path}, which does not exist"
+        assert len(alt.split()) >= 5, f"{path}: its alt text should say what it shows"
+        assert file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+        size = file.stat().st_size
+        assert size <= MAX_README_IMAGE_BYTES, f"{path} is {size} bytes: run make screenshots"
+
+
 def test_makefile_help_lists_the_commands():
     out = subprocess.run(
         ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True

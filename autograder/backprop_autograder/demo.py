@@ -1,12 +1,14 @@
 """`make demo-grading`: a synthetic class, graded end to end like a real one.
 
-The class of lesson 01 (``--lesson`` picks another): a perfect submission, a
-blank one, one per known mistake of the lesson, a half-finished one, code that
-kills the kernel (``os._exit`` and a segfault), an infinite loop, code that
-only warns, edited and deleted test cells, and files that are not notebooks
-at all or another lesson's. They are packed as an LMS zip download, and ``backprop-grade grade``
-grades them. Grades land in ``build/demo/grades.csv``, feedback under
-``build/demo/feedback/``.
+Every lesson (``--lesson`` picks one) is built into one nbgrader course, and
+for each the class hands in: a perfect submission, a blank one, one per known
+mistake of the lesson, a half-finished one, code that kills the kernel
+(``os._exit`` and a segfault), an infinite loop, code that only warns, edited
+and deleted test cells, and files that are not notebooks at all or another
+lesson's (``--small``: only the perfect, half-finished and blank ones). They
+are packed as an LMS zip download, and ``backprop-grade grade`` grades them. Grades land in
+``build/demo/grades_<lesson>.csv``, feedback under ``build/demo/feedback/``, and
+the graded course in ``build/demo/course/``, ready for the formgrader.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from backprop_autograder.misconceptions import MISCONCEPTIONS
 
 OUT = ROOT / "build" / "demo"
 Notebook = nbformat.NotebookNode
+# A class: student id -> how to make the notebook that student hands in.
+Roster = Callable[[Lesson], dict[str, Callable[[Lesson], Notebook]]]
 
 
 def blank(the_lesson: Lesson) -> Notebook:
@@ -132,6 +136,14 @@ def students(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
     }
 
 
+SMALL_CLASS = ("perfect", "half-finished", "blank")
+
+
+def small_class(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
+    """A class of three (perfect, half-finished, blank): every lesson graded in a minute."""
+    return {name: make for name, make in students(the_lesson).items() if name in SMALL_CLASS}
+
+
 # Files that are not gradable notebooks: student id -> (file name suffix, content).
 BROKEN_FILES = {
     "malformed-json": ("{notebook}", '{"cells": [ this is not json'),
@@ -141,13 +153,18 @@ MISNAMED = "misnamed_homework.ipynb"
 WRONG_NOTEBOOK = "wrong-notebook"  # hands in another lesson's notebook
 
 
-def pack(the_lesson: Lesson, archive: Path) -> None:
-    """The class as an LMS download: <student>_<submission number>_<notebook>."""
+def pack(the_lesson: Lesson, archive: Path, roster: Roster = students) -> None:
+    """The class as an LMS download: <student>_<submission number>_<notebook>.
+
+    The full class also hands in files that are not gradable notebooks.
+    """
     notebook = f"{the_lesson.name}.ipynb"
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w") as zipped:
-        for number, (student, make) in enumerate(students(the_lesson).items(), start=1001):
+        for number, (student, make) in enumerate(roster(the_lesson).items(), start=1001):
             zipped.writestr(f"{student}_{number}_{notebook}", nbformat.writes(make(the_lesson)))
+        if roster is not students:
+            return
         for student, (suffix, content) in BROKEN_FILES.items():
             zipped.writestr(f"{student}_{suffix.format(notebook=notebook)}", content)
         zipped.writestr(MISNAMED, nbformat.writes(perfect(the_lesson)))
@@ -155,32 +172,61 @@ def pack(the_lesson: Lesson, archive: Path) -> None:
         zipped.writestr(f"{WRONG_NOTEBOOK}_{other.name}.ipynb", nbformat.writes(blank(other)))
 
 
-def run(the_lesson: Lesson, out: Path = OUT, timeout: int = 10) -> pipeline.Report:
-    """Build the assignment, pack the class, grade it; grades and feedback go to ``out``."""
+def run(
+    lessons: Lesson | list[Lesson],
+    out: Path = OUT,
+    timeout: int = 10,
+    roster: Roster = students,
+) -> dict[str, pipeline.Report]:
+    """Build the assignments, then pack and grade the class's hand-ins of each lesson.
+
+    One nbgrader course in ``out/course`` holds every lesson, as an
+    instructor's would. Per lesson: ``downloads_<lesson>.zip``,
+    ``grades_<lesson>.csv`` and ``summary_<lesson>.txt`` in ``out``; the
+    feedback of all goes to ``out/feedback``. Returns the reports by lesson.
+    """
+    lessons = [lessons] if isinstance(lessons, Lesson) else lessons
     shutil.rmtree(out, ignore_errors=True)
     course_dir = out / "course"
-    builder.build([the_lesson], course_dir)
-    pack(the_lesson, out / "downloads.zip")
-    args = pipeline.parser().parse_args(
-        ["--course-dir", str(course_dir), "--timeout", str(timeout), "grade", the_lesson.name,
-         "--from", str(out / "downloads.zip"), "--csv", str(out / "grades.csv")]
-    )  # fmt: skip
-    args.lesson = the_lesson.name
-    report = pipeline.grade(args)
+    builder.build(lessons, course_dir)
+    reports = {}
+    for the_lesson in lessons:
+        reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, roster)
     shutil.copytree(course_dir / "feedback", out / "feedback", dirs_exist_ok=True)
-    (out / "summary.txt").write_text(pipeline.summary(report) + "\n")
+    return reports
+
+
+def grade_class(
+    the_lesson: Lesson, course_dir: Path, out: Path, timeout: int, roster: Roster
+) -> pipeline.Report:
+    name = the_lesson.name
+    downloads = out / f"downloads_{name}.zip"
+    pack(the_lesson, downloads, roster)
+    args = pipeline.parser().parse_args(
+        ["--course-dir", str(course_dir), "--timeout", str(timeout), "grade", name,
+         "--from", str(downloads), "--csv", str(out / f"grades_{name}.csv")]
+    )  # fmt: skip
+    args.lesson = name
+    report = pipeline.grade(args)
+    (out / f"summary_{name}.txt").write_text(pipeline.summary(report) + "\n")
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lesson", default="01_forward_pass")
+    parser.add_argument("--lesson", help="one lesson (default: every lesson)")
+    parser.add_argument(
+        "--small", action="store_true", help=f"a class of three: {', '.join(SMALL_CLASS)}"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--timeout", type=int, default=10)
     args = parser.parse_args(argv)
-    report = run(lesson(args.lesson), args.out, args.timeout)
-    print(pipeline.summary(report))
-    print(f"grades: {args.out / 'grades.csv'}   feedback: {args.out / 'feedback'}")
+    lessons = [lesson(args.lesson)] if args.lesson else list(LESSONS)
+    reports = run(lessons, args.out, args.timeout, small_class if args.small else students)
+    for name, report in reports.items():
+        print(f"== {name}\n{pipeline.summary(report)}")
+    print(f"grades: {args.out}/grades_<lesson>.csv   feedback: {args.out / 'feedback'}")
+    print(f"formgrader: cd {args.out / 'course'} && jupyter lab, then Nbgrader > Formgrader")
 
 
 if __name__ == "__main__":

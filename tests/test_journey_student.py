@@ -120,4 +120,7 @@ def test_a_student_answers_one_exercise_checks_it_and_validates(student: LabPage
     assert in_browser == expected, (in_browser, expected)
     assert f"check.{ANSWERED}({ANSWERED})" not in in_browser
     assert in_browser[0] == "check.sigmoid_prime(sigmoid_prime)"
+    # Each failure reads as the check's message, without the checks' own code.
+    assert "CheckFailed: sigmoid_prime is not written yet" in shown, shown[:2000]
+    assert "checks.expect(" not in shown and "Traceback" not in shown, shown[:2000]
     assert not student.errors, student.errors

@@ -90,6 +90,31 @@ class CheckFailed(AssertionError):
         self.what = what or message.splitlines()[0]
         self.mistake = mistake
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (and so nbgrader's Validate) shows: the message, not the checks' code.
+
+        The checks' own lines say nothing about the student's mistake and bury
+        the message under forty lines. When the student's function raised, its
+        traceback stays: it points at the failing line of their code.
+        """
+        lines = []
+        cause, shell = self.__cause__, _ipython()
+        if cause is not None and shell is not None:
+            lines = shell.InteractiveTB.structured_traceback(
+                type(cause), cause, cause.__traceback__
+            )
+            lines.append("\nThe check then failed:")
+        return [*lines, f"\x1b[0;31mCheckFailed\x1b[0m: {self}"]
+
+
+def _ipython() -> Any:
+    """The running IPython shell, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
 
 def mistake_line(key: str) -> str:
     """The 'Likely mistake' line for a key of :data:`MISTAKES`."""

@@ -26,6 +26,7 @@ as a plugin, too late for pytest to rewrite its asserts; they carry messages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -207,6 +208,16 @@ def start_lab_server(
     return server
 
 
+@contextlib.contextmanager
+def running_lab(workdir: Path, **options: Any) -> Iterator[LabServer]:
+    """A JupyterLab started by :func:`start_lab_server` (same options), stopped at the end."""
+    server = start_lab_server(workdir, **options)
+    try:
+        yield server
+    finally:
+        stop_lab_server(server)
+
+
 def wait_until_serving(server: LabServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -314,11 +325,8 @@ def safe_name(text: str) -> str:
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     require_browser_tools()
-    server = start_lab_server(tmp_path_factory.mktemp("browser-lab"))
-    try:
+    with running_lab(tmp_path_factory.mktemp("browser-lab")) as server:
         yield server
-    finally:
-        stop_lab_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -419,14 +427,19 @@ def wait_for_idle_kernel(panel: Locator, timeout_ms: float = KERNEL_MS) -> None:
     expect(indicator).to_have_attribute("data-status", "idle", timeout=timeout_ms)
 
 
-def run_all_cells(panel: Locator, timeout_ms: float = 4 * CELL_MS) -> None:
-    """Run → Run All Cells, as a person would, and wait until the last code cell has run."""
+def run_all_cells(panel: Locator, timeout_ms: float = 5 * CELL_MS) -> None:
+    """Run → Run All Cells, as a person would; wait until no cell is queued or running.
+
+    This also ends when a cell fails and JupyterLab skips the rest, so that the
+    failure is what a test reports, not a timeout.
+    """
     page = panel.page
     panel.locator(".jp-Notebook").click()  # the menu acts on the notebook in focus
     page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
-    last_prompt = panel.locator(".jp-CodeCell .jp-InputArea-prompt").last
-    expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout_ms)
+    prompts = panel.locator(".jp-CodeCell .jp-InputArea-prompt")
+    expect(prompts.first).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout_ms)
+    expect(prompts.filter(has_text="*")).to_have_count(0, timeout=timeout_ms)
     wait_for_idle_kernel(panel, timeout_ms)
 
 

@@ -24,8 +24,7 @@ from browser_lab import (
     LabPage,
     LabServer,
     browser_page,
-    start_lab_server,
-    stop_lab_server,
+    running_lab,
 )
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
@@ -54,11 +53,8 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def formgrader_lab(demo_out: Path) -> Iterator[LabServer]:
     """JupyterLab started in the graded nbgrader course, as the README says."""
-    server = start_lab_server(demo_out.parent, root=demo_out / "course")
-    try:
+    with running_lab(demo_out.parent, root=demo_out / "course") as server:
         yield server
-    finally:
-        stop_lab_server(server)
 
 
 @pytest.fixture

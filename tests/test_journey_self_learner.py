@@ -34,9 +34,8 @@ from browser_lab import (
     move_slider_with_keys,
     open_notebook,
     picture_of,
-    start_lab_server,
-    stop_lab_server,
-    wait_for_idle_kernel,
+    run_all_cells,
+    running_lab,
     wait_for_new_picture,
     wait_until_settled,
     widget_image,
@@ -44,7 +43,7 @@ from browser_lab import (
 )
 from environment_yml import ROOT, environment_requirements
 from packaging.specifiers import SpecifierSet
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Locator
 
 from backprop_autograder.lessons import LESSONS
 
@@ -111,11 +110,8 @@ def fresh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """JupyterLab run from the fresh environment, serving a copy of course/ (and solved/)."""
     work = tmp_path_factory.mktemp("self-learner")
     bin_dir = build_environment(work / "env")
-    server = start_lab_server(work, python=str(bin_dir / "python"), env=outside_env(bin_dir))
-    try:
+    with running_lab(work, python=str(bin_dir / "python"), env=outside_env(bin_dir)) as server:
         yield server
-    finally:
-        stop_lab_server(server)
 
 
 @pytest.fixture
@@ -154,22 +150,6 @@ INTERACTIONS = {
         "NetworkTrainer(backprop_batch)", lambda c: click_button(c, "step"), "epoch 1"
     ),
 }
-
-
-def run_all_cells_to_the_end(panel: Locator) -> None:
-    """Run → Run All Cells; wait until no cell is queued or running, and the kernel is idle.
-
-    Unlike waiting for the last cell's number, this ends also when a cell fails
-    and the rest are skipped, so that the failure is what gets reported.
-    """
-    page = panel.page
-    panel.locator(".jp-Notebook").click()
-    page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
-    prompts = panel.locator(".jp-CodeCell .jp-InputArea-prompt")
-    expect(prompts.first).to_have_text(re.compile(r"\[\d+\]"), timeout=RUN_ALL_MS)
-    expect(prompts.filter(has_text="*")).to_have_count(0, timeout=RUN_ALL_MS)
-    wait_for_idle_kernel(panel, RUN_ALL_MS)
 
 
 def problems_in_outputs(panel: Locator) -> list[str]:
@@ -211,7 +191,7 @@ def use_widget(learner: LabPage, panel: Locator, interaction: Interaction) -> No
 def test_each_solved_lesson_runs_clean_in_the_browser(learner: LabPage, lesson: str):
     panel = open_notebook(learner.page, f"solved/{lesson}.ipynb")
     learner.snap("0-opened")
-    run_all_cells_to_the_end(panel)
+    run_all_cells(panel, RUN_ALL_MS)
     learner.snap("1-ran-all")
     problems = problems_in_outputs(panel)
     assert not problems, "\n".join(problems)

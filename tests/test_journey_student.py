@@ -25,8 +25,7 @@ from browser_lab import (
     find_cell,
     open_notebook,
     run_cell,
-    start_lab_server,
-    stop_lab_server,
+    running_lab,
 )
 from playwright.sync_api import expect
 
@@ -51,11 +50,8 @@ def student_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]
     folder = work / "student"
     folder.mkdir()
     shutil.copy(work / "nbgrader" / "release" / LESSON.name / NOTEBOOK, folder / NOTEBOOK)
-    server = start_lab_server(work, root=folder)
-    try:
+    with running_lab(work, root=folder) as server:
         yield server
-    finally:
-        stop_lab_server(server)
 
 
 @pytest.fixture

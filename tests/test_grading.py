@@ -8,6 +8,7 @@ changes only its own row.
 
 from __future__ import annotations
 
+import ast
 import csv
 import glob
 import re
@@ -22,7 +23,7 @@ import pytest
 from backprop_autograder import demo, pipeline
 from backprop_autograder.assemble import BEGIN_HIDDEN, END_HIDDEN
 from backprop_autograder.build import build, nbgrader_env
-from backprop_autograder.lessons import lesson
+from backprop_autograder.lessons import LESSONS, lesson
 from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_course.checking import MISTAKES
 
@@ -243,3 +244,15 @@ def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
     # nbgrader's exchange names a submission after the system user who submitted it.
     (row,) = grades.values()
     assert row["total"] == row["max"] == sum(points().values())
+
+
+@pytest.mark.parametrize("the_lesson", LESSONS, ids=lambda x: x.name)
+def test_every_demo_hand_in_is_the_python_it_claims_to_be(the_lesson):
+    """The demo's students break their code on purpose, but never by a syntax error."""
+    for student, make in demo.students(the_lesson).items():
+        for cell in make(the_lesson).cells:
+            if cell.cell_type == "code":
+                try:
+                    ast.parse(cell.source)
+                except SyntaxError as error:
+                    pytest.fail(f"{student}: {error}\n{cell.source}")

@@ -14,6 +14,7 @@ the graded course in ``build/demo/course/``, ready for the formgrader.
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -56,10 +57,22 @@ def with_body(the_lesson: Lesson, body: str) -> Notebook:
     check runs into the trouble.
     """
     nb = perfect(the_lesson)
-    cell = exercise_cell(nb, exercise_names(nb)[-1])
-    header = cell.source.split("\n", 1)[0]  # def name(...):
-    cell.source = f"{header}\n    {body}\n"
+    name = exercise_names(nb)[-1]
+    cell = exercise_cell(nb, name)
+    header, _ = split_function(cell.source, name)
+    cell.source = f"{header}    {body}\n"
     return nb
+
+
+def split_function(source: str, name: str) -> tuple[str, str]:
+    """The cell's ``def name(...):`` lines (a signature may span several) and the rest."""
+    tree = ast.parse(source)
+    function = next(
+        node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == name
+    )
+    lines = source.splitlines(keepends=True)
+    first_statement = function.body[0].lineno - 1
+    return "".join(lines[:first_statement]), "".join(lines[first_statement:])
 
 
 def half_finished(the_lesson: Lesson) -> Notebook:
@@ -74,15 +87,16 @@ def half_finished(the_lesson: Lesson) -> Notebook:
 def warnings_only(the_lesson: Lesson) -> Notebook:
     """Right answers whose first exercise also warns and writes to stderr."""
     nb = perfect(the_lesson)
-    cell = exercise_cell(nb, exercise_names(nb)[0])
-    header, body = cell.source.split("\n", 1)
+    name = exercise_names(nb)[0]
+    cell = exercise_cell(nb, name)
+    header, body = split_function(cell.source, name)
     noise = (
         "    import sys, warnings\n"
         "    warnings.warn('this is only a warning', RuntimeWarning)\n"
         "    warnings.warn('so is this', DeprecationWarning)\n"
         "    print('a note on stderr', file=sys.stderr)\n"
     )
-    cell.source = f"{header}\n{noise}{body}"
+    cell.source = f"{header}{noise}{body}"
     return nb
 
 

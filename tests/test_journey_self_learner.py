@@ -123,6 +123,7 @@ def test_the_server_and_its_kernels_run_from_the_fresh_environment(fresh_lab: La
     env_bin = Path(fresh_lab.python).parent
     spec = fresh_lab.api("GET", "/api/kernelspecs")
     argv = spec["kernelspecs"][spec["default"]]["spec"]["argv"]
+    # A bare "python" is looked up on the server's PATH, where the environment's bin comes first.
     kernel_python = shutil.which(argv[0], path=str(env_bin)) if "/" not in argv[0] else argv[0]
     assert kernel_python and Path(kernel_python).parent == env_bin, argv
 

@@ -155,8 +155,9 @@ def call(
             result = function(*args, **kwargs)
     except NotImplementedError:
         raise CheckFailed(
-            f"{name} is not written yet: replace `raise NotImplementedError()` "
-            "with your code, run its cell, then this check again.",
+            # Two short lines: they fit nbgrader's Validate dialog without scrolling.
+            f"{name} is not written yet.\n"
+            "Replace `raise NotImplementedError()` with your code, run its cell, then this check.",
             what=f"{name} is not written yet",
         ) from None
     except CheckFailed:

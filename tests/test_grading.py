@@ -36,7 +36,7 @@ GRADES = f"grades_{LESSON.name}.csv"
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    report = demo.run(LESSON, out, timeout=10)[LESSON.name]
+    report = demo.run([LESSON], out, timeout=10)[LESSON.name]
     return out, report
 
 

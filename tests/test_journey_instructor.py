@@ -46,7 +46,7 @@ MATHJAX_FROM_CDN = ("https://cdnjs.cloudflare.com/ajax/libs/mathjax/", "MathJax 
 def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo class graded on every lesson: grades_<lesson>.csv and the course."""
     out = tmp_path_factory.mktemp("instructor-journey") / "demo"
-    demo.run(list(LESSONS), out, timeout=10, roster=demo.small_class)
+    demo.run(list(LESSONS), out, timeout=10, small=True)
     return out
 
 

@@ -6,9 +6,10 @@ mistake of the lesson, a half-finished one, code that kills the kernel
 (``os._exit`` and a segfault), an infinite loop, code that only warns, edited
 and deleted test cells, and files that are not notebooks at all or another
 lesson's (``--small``: only the perfect, half-finished and blank ones). They
-are packed as an LMS zip download, and ``backprop-grade grade`` grades them. Grades land in
-``build/demo/grades_<lesson>.csv``, feedback under ``build/demo/feedback/``, and
-the graded course in ``build/demo/course/``, ready for the formgrader.
+are packed as an LMS zip download, and ``backprop-grade grade`` grades them.
+Grades land in ``build/demo/grades_<lesson>.csv``, feedback under
+``build/demo/feedback/``, and the graded course in ``build/demo/course/``, ready
+for the formgrader.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from backprop_autograder.misconceptions import MISCONCEPTIONS
 
 OUT = ROOT / "build" / "demo"
 Notebook = nbformat.NotebookNode
-# A class: student id -> how to make the notebook that student hands in.
-Roster = Callable[[Lesson], dict[str, Callable[[Lesson], Notebook]]]
 
 
 def blank(the_lesson: Lesson) -> Notebook:
@@ -167,17 +166,18 @@ MISNAMED = "misnamed_homework.ipynb"
 WRONG_NOTEBOOK = "wrong-notebook"  # hands in another lesson's notebook
 
 
-def pack(the_lesson: Lesson, archive: Path, roster: Roster = students) -> None:
+def pack(the_lesson: Lesson, archive: Path, small: bool = False) -> None:
     """The class as an LMS download: <student>_<submission number>_<notebook>.
 
     The full class also hands in files that are not gradable notebooks.
     """
     notebook = f"{the_lesson.name}.ipynb"
+    roster = small_class if small else students
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w") as zipped:
         for number, (student, make) in enumerate(roster(the_lesson).items(), start=1001):
             zipped.writestr(f"{student}_{number}_{notebook}", nbformat.writes(make(the_lesson)))
-        if roster is not students:
+        if small:
             return
         for student, (suffix, content) in BROKEN_FILES.items():
             zipped.writestr(f"{student}_{suffix.format(notebook=notebook)}", content)
@@ -187,10 +187,7 @@ def pack(the_lesson: Lesson, archive: Path, roster: Roster = students) -> None:
 
 
 def run(
-    lessons: Lesson | list[Lesson],
-    out: Path = OUT,
-    timeout: int = 10,
-    roster: Roster = students,
+    lessons: list[Lesson], out: Path = OUT, timeout: int = 10, small: bool = False
 ) -> dict[str, pipeline.Report]:
     """Build the assignments, then pack and grade the class's hand-ins of each lesson.
 
@@ -199,23 +196,22 @@ def run(
     ``grades_<lesson>.csv`` and ``summary_<lesson>.txt`` in ``out``; the
     feedback of all goes to ``out/feedback``. Returns the reports by lesson.
     """
-    lessons = [lessons] if isinstance(lessons, Lesson) else lessons
     shutil.rmtree(out, ignore_errors=True)
     course_dir = out / "course"
     builder.build(lessons, course_dir)
     reports = {}
     for the_lesson in lessons:
-        reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, roster)
+        reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, small)
     shutil.copytree(course_dir / "feedback", out / "feedback", dirs_exist_ok=True)
     return reports
 
 
 def grade_class(
-    the_lesson: Lesson, course_dir: Path, out: Path, timeout: int, roster: Roster
+    the_lesson: Lesson, course_dir: Path, out: Path, timeout: int, small: bool
 ) -> pipeline.Report:
     name = the_lesson.name
     downloads = out / f"downloads_{name}.zip"
-    pack(the_lesson, downloads, roster)
+    pack(the_lesson, downloads, small)
     args = pipeline.parser().parse_args(
         ["--course-dir", str(course_dir), "--timeout", str(timeout), "grade", name,
          "--from", str(downloads), "--csv", str(out / f"grades_{name}.csv")]
@@ -236,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=10)
     args = parser.parse_args(argv)
     lessons = [lesson(args.lesson)] if args.lesson else list(LESSONS)
-    reports = run(lessons, args.out, args.timeout, small_class if args.small else students)
+    reports = run(lessons, args.out, args.timeout, args.small)
     for name, report in reports.items():
         print(f"== {name}\n{pipeline.summary(report)}")
     print(f"grades: {args.out}/grades_<lesson>.csv   feedback: {args.out / 'feedback'}")

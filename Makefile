@@ -18,7 +18,7 @@ export CHROMIUM
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench assignments grade demo-grading screenshots clean system-tools
+.PHONY: help lab test lint bench mutation assignments grade demo-grading screenshots clean system-tools
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ lint: $(VENV)/.dev-installed  ## ruff lint only
 
 bench: $(VENV)/.dev-installed  ## benchmarks: batch vs loop, GEMM share, widget reaction times, grading throughput
 	$(BIN)/python -m bench.run
+
+mutation: $(VENV)/.dev-installed  ## mutation testing: which wrong answers would the checks let pass? (ARGS=--sample)
+	$(BIN)/python -m backprop_autograder.mutation $(ARGS)
 
 assignments: $(VENV)/.lab-installed  ## build the nbgrader assignments into build/nbgrader (SEED=..., COURSE_DIR=...)
 	$(BIN)/python -m backprop_autograder.build $(if $(SEED),--seed $(SEED),) $(if $(COURSE_DIR),--course-dir $(COURSE_DIR),)

@@ -7,83 +7,27 @@ and nobody else's.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-import math
 import re
-import types
 
 import numpy as np
 import pytest
 
 from backprop_autograder import scoring
 from backprop_autograder.assemble import hidden_checks
+from backprop_autograder.inprocess import exercises, student_namespace
 from backprop_autograder.lessons import LESSONS
 from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
 from backprop_course import grading
 from backprop_course.checking import MISTAKES, CheckFailed, compare
-from backprop_course.engine import make_value_class
 from backprop_course.replay import decode, encode, pack, unpack
 from backprop_course.structures import LayerCache
 
 SEED = 11
 
 
-def exercises(lesson):
-    """The exercise names of a lesson: the public functions of its hidden-check module."""
-    hidden = lesson.hidden()
-    return sorted(
-        name
-        for name, obj in vars(hidden).items()
-        if callable(obj)
-        and getattr(obj, "__module__", "") == hidden.__name__
-        and not name.startswith("_")
-        and name != "random_graph"
-    )
-
-
 ALL = [(lesson, name) for lesson in LESSONS for name in exercises(lesson)]
 IDS = [f"{lesson.number}-{name}" for lesson, name in ALL]
-
-
-def student_namespace(lesson, overrides: str = "") -> dict:
-    """A notebook's namespace: the reference's answers, then the student's own code."""
-    namespace = dict(vars(lesson.reference()))
-    namespace.update(
-        np=np,
-        math=math,
-        LayerCache=LayerCache,
-        check=importlib.import_module(f"backprop_course.checks.{lesson.topic}"),
-    )
-    # The lesson's own functions, plain as a notebook defines them (no argument
-    # checks around them) and looking their names up in this namespace.
-    for name, obj in list(namespace.items()):
-        plain = inspect.unwrap(obj) if callable(obj) else None
-        if getattr(plain, "__module__", "") == lesson.reference().__name__ and hasattr(
-            plain, "__code__"
-        ):
-            namespace[name] = _rebind(plain, namespace)
-    if lesson.topic == "chain_rule":
-        namespace["Value"] = make_value_class(namespace)
-    if lesson.topic == "forward_pass":
-        namespace["ACTIVATIONS"] = {
-            "sigmoid": lambda z: namespace["sigmoid"](z),
-            "tanh": np.tanh,
-            "relu": lambda z: namespace["relu"](z),
-            "identity": lambda z: z,
-        }
-    exec(overrides, namespace)
-    return namespace
-
-
-def _rebind(function, namespace):
-    """The same code, looking its global names up in ``namespace``."""
-    rebound = types.FunctionType(
-        function.__code__, namespace, function.__name__, function.__defaults__
-    )
-    rebound.__kwdefaults__ = function.__kwdefaults__
-    return rebound
 
 
 def run_hidden(namespace: dict, name: str, lesson) -> scoring.Verdict:

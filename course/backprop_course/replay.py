@@ -182,8 +182,13 @@ def observe_case(
     graph = build_graph(case["graph"], _value_class(namespace)) if "graph" in case else []
     args = [_argument(a, graph) for a in case["args"]]
     kwargs = decode(case.get("kwargs", {"dict": {}}))
+    callback_calls: list[Any] = []
+    if "callback" in case:  # a callback argument that records what it is called with
+        kwargs[case["callback"]] = lambda *given: callback_calls.append(_fresh(list(given)))
     with isolated(namespace, recorded_stand_ins(case.get("isolate", {}), graph)):
-        result = checks.call(function, *args, may_change_inputs=bool(graph), **kwargs)
+        # "calls": n calls on the same inputs (calling backward twice doubles the gradients)
+        for _ in range(case.get("calls", 1)):
+            result = checks.call(function, *args, may_change_inputs=bool(graph), **kwargs)
     observe = case.get("observe", "return")
     if observe == "grads":
         return [node.grad for node in graph]
@@ -191,6 +196,8 @@ def observe_case(
         return [node.data for node in graph]
     if observe == "order":
         return positions_in_graph(function, result, graph)
+    if "callback" in case:
+        return {"return": result, "callback": callback_calls}
     return result
 
 

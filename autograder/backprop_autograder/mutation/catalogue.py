@@ -26,7 +26,8 @@ The operators and the mistakes they stand for:
 ``input``      one input of the function used where another belongs (σ′(a)
                for σ′(z))
 ``constant``   a number changed (k → k ± 1 for integers; c → 0, 2c for others)
-``compare``    ``>`` ↔ ``>=``, ``<`` ↔ ``<=``
+``compare``    ``>`` ↔ ``>=``, ``<`` ↔ ``<=``, ``in`` ↔ ``not in``, ``==`` ↔ ``!=``
+``statement``  one assignment or call statement dropped (a step forgotten)
 =============  ================================================================
 """
 
@@ -177,6 +178,7 @@ def proposals(
     yield from _named(node, "input", {name: [o for o in inputs if o != name] for name in inputs})
     yield from _constant(node)
     yield from _compare(node)
+    yield from _statement(node)
 
 
 def _with_op(op: ast.operator) -> Callable[[ast.AST], ast.AST]:
@@ -417,7 +419,9 @@ def _constant(node: ast.AST) -> Iterator[Proposal]:
 
 
 def _compare(node: ast.AST) -> Iterator[Proposal]:
-    swaps = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt}
+    swaps: dict[type, type] = {ast.Gt: ast.GtE, ast.Lt: ast.LtE, ast.In: ast.NotIn}
+    swaps[ast.Eq] = ast.NotEq
+    swaps.update({new: old for old, new in swaps.items()})
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             if type(op) in swaps:
@@ -430,3 +434,10 @@ def _swap_comparison(i: int, op: ast.cmpop) -> Callable[[ast.AST], ast.AST]:
         return node
 
     return make
+
+
+def _statement(node: ast.AST) -> Iterator[Proposal]:
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.Expr)) and not (
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    ):
+        yield "statement", lambda n: ast.Pass()

@@ -125,8 +125,12 @@ def _init_params(rng: Rng) -> dict:
 
 
 def _backward(rng: Rng) -> dict:
+    """Gradients already in the graph, and now and then two calls: backward adds."""
     order = random_graph(rng, _n(rng, 1, 16))
-    return _graph_case(order, "grads", {"node": len(order) - 1})
+    if rng.random() < 0.5:
+        for node in order:
+            node.grad = float(rng.normal())
+    return {**_graph_case(order, "grads", {"node": len(order) - 1}), "calls": _n(rng, 1, 2)}
 
 
 def _topological(rng: Rng) -> dict:
@@ -160,11 +164,12 @@ def _elementwise_derivative(rng: Rng) -> Encoded:
 def _sgd(rng: Rng) -> dict:
     x, y, params, activations, loss = network(rng, m=_n(rng, 3, 9))
     m = x.shape[1]
-    return case(
+    made = case(
         params, x, y, activations, loss,
         epochs=_n(rng, 1, 3), batch_size=_n(rng, 1, m), eta=float(rng.uniform(0.01, 0.3)),
         momentum=float(rng.choice([0.0, 0.5, 0.9])), seed=int(rng.integers(0, 100)),
     )  # fmt: skip
+    return {**made, "callback": "callback"}  # what the callback is given counts too
 
 
 def _update(rng: Rng) -> dict:

@@ -19,7 +19,7 @@ import inspect
 import io
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -57,6 +57,12 @@ MISTAKES: dict[str, str] = {
     "compared. Return the values the exercise asks for.",
     "mutated_input": "input changed in place: the function modified an array it was given. "
     "Compute into a new array (z - c, not z -= c).",
+    "aliased_result": "returned an input itself, not a new array: the caller's array and "
+    "the result are then one array, and changing one changes the other. Return a copy "
+    "(np.array(x, copy=True) or x.copy()) where the exercise promises a new array.",
+    "same_shuffle": "the same order every epoch: each epoch should draw a new permutation "
+    "from ONE generator made once, before the epochs (np.random.default_rng(seed)); a "
+    "generator made anew each epoch repeats the first permutation.",
     "one_sided_difference": "one-sided difference: (f(x + h) − f(x)) / h has an error of "
     "order h; the centred (f(x + h) − f(x − h)) / 2h has order h².",
     "overwritten_gradient": "gradient overwritten instead of accumulated: a node used twice "
@@ -196,6 +202,11 @@ def describe_call(args: tuple, kwargs: Mapping[str, Any] | None = None) -> str:
 
 
 def describe(value: Any) -> str:
+    """A value as messages show it: arrays by shape, functions by what they compute.
+
+    Never a default repr: an address (``<function <lambda> at 0x7f…>``) means
+    nothing to a student and differs in every build.
+    """
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape}"
     if isinstance(value, dict):
@@ -205,7 +216,38 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         inner = ", ".join(describe(v) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    return repr(value)
+    if isinstance(value, type):
+        return value.__name__
+    if callable(value):
+        return describe_function(value)
+    text = repr(value)
+    return f"an object of type {type(value).__name__}" if " at 0x" in text else text
+
+
+def describe_function(function: Callable[..., Any]) -> str:
+    """What a function computes, if it was made with :func:`described` ("f(x) = x³"), else
+    its name ("sigmoid_prime", "math.sin"), or "a function" when it has none (a lambda)."""
+    description = getattr(function, "description", None)
+    if isinstance(description, str):
+        return description
+    name = getattr(function, "__name__", None)
+    if not isinstance(name, str) or not name or name.startswith("<"):  # "<lambda>"
+        return "a function"
+    return f"math.{name}" if getattr(function, "__module__", None) == "math" else name
+
+
+FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
+
+
+def described(function: FunctionT, description: str, name: str = "f") -> FunctionT:
+    """``function`` (a lambda, say), shown in messages as ``description`` ("f(x) = x³").
+
+    Its name becomes ``name`` too, so Python's own errors about it read
+    "f() takes 1 positional argument", not "<lambda>() takes...".
+    """
+    function.__name__ = function.__qualname__ = name
+    function.description = description
+    return function
 
 
 def first_difference(now: Any, then: Any, where: str = "") -> str | None:
@@ -314,10 +356,10 @@ def difference(got: Any, expected: Any, what: str, rtol: float, atol: float) -> 
     if isinstance(expected, dict):
         return dict_difference(got, expected, what, rtol, atol)
     if isinstance(expected, str):
-        return None if got == expected else f"{what} should be {expected!r} but is {got!r}."
+        return None if got == expected else f"{what} should be {expected!r} but is {describe(got)}."
     if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
         return scalar_difference(got, float(expected), what, rtol, atol)
-    return None if got == expected else f"{what} should be {expected!r} but is {got!r}."
+    return None if got == expected else f"{what} should be {expected!r} but is {describe(got)}."
 
 
 def scalar_difference(got: Any, expected: float, what: str, rtol: float, atol: float):

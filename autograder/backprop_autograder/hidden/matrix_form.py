@@ -38,10 +38,16 @@ def output_error(rng: Rng) -> list[dict]:
     return cases
 
 
+def _distinct(rng: Rng, count: int, low: int = 2, high: int = 6) -> list[int]:
+    """``count`` different sizes: no two dimensions that a mistake could confuse are equal."""
+    return [int(n) for n in rng.choice(np.arange(low, high + 1), size=count, replace=False)]
+
+
 def hidden_error(rng: Rng) -> list[dict]:
+    """Every activation; W^{l+1} never square; m = 1 and m > 1; one square case for the variants."""
     cases = []
-    for activation in HIDDEN:
-        n_next, n_l, m = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    shapes = [(*_distinct(rng, 2), 1), (*_distinct(rng, 2), int(rng.integers(2, 5))), (3, 3, 2)]
+    for activation, (n_next, n_l, m) in zip(HIDDEN, shapes, strict=True):
         W, delta, z = columns(rng, n_next, n_l), columns(rng, n_next, m), columns(rng, n_l, m)
         variants = {"missing_sigma_prime": W.T @ delta}
         if n_next == n_l:
@@ -51,12 +57,16 @@ def hidden_error(rng: Rng) -> list[dict]:
 
 
 def bias_gradient(rng: Rng) -> list[dict]:
-    return [call_case(ref.bias_gradient, columns(rng, int(rng.integers(1, 6)), 1))]
+    """A new (n_l, 1) column (never delta itself), for n_l >= 2 and n_l = 1."""
+    return [
+        {**call_case(ref.bias_gradient, columns(rng, n, 1)), "fresh": True}
+        for n in (int(rng.integers(2, 6)), 1)
+    ]
 
 
 def weight_gradient(rng: Rng) -> list[dict]:
     cases = []
-    for n_l, n_prev in ((int(rng.integers(2, 5)),) * 2, (2, 5)):
+    for n_l, n_prev in ((int(rng.integers(2, 5)),) * 2, tuple(_distinct(rng, 2))):
         delta, a_prev = columns(rng, n_l, 1), columns(rng, n_prev, 1)
         variants = {"elementwise_for_matmul": delta * a_prev} if n_l == n_prev else {}
         cases.append(call_case(ref.weight_gradient, delta, a_prev, variants=variants))
@@ -64,28 +74,38 @@ def weight_gradient(rng: Rng) -> list[dict]:
 
 
 def bp4_shapes(rng: Rng) -> list[dict]:
+    """Layer sizes all different, and l the first, the last and a middle layer."""
     cases = []
-    for _ in range(3):
-        sizes = random_sizes(rng, int(rng.integers(2, 5)), low=1, high=900)
-        l = int(rng.integers(1, len(sizes)))
+    layers = int(rng.integers(3, 6))
+    sizes = [int(n) for n in rng.choice(np.arange(1, 900), size=layers + 1, replace=False)]
+    for l in (1, layers, int(rng.integers(2, layers))):
         shapes = ref.bp4_shapes(sizes, l)
         wrong = {**shapes, "dC_dW": shapes["dC_dW"][::-1]}
         cases.append(call_case(ref.bp4_shapes, sizes, l, variants={"transposed": wrong}))
     return cases
 
 
-def _network(rng: Rng, layers: int) -> tuple:
-    activation, loss = OUTPUTS[int(rng.integers(0, len(OUTPUTS)))]
-    sizes = random_sizes(rng, layers, low=1, high=4)
-    sizes[-1] = max(sizes[-1], 2)
-    activations = [str(rng.choice(HIDDEN)) for _ in range(layers - 1)] + [activation]
-    return sizes, activations, loss
+def _networks(rng: Rng) -> list[tuple[list[int], list[str], str]]:
+    """Three networks that every backprop mistake can be seen in, under every seed.
+
+    1, 2 and 3 layers; in each, all layer sizes differ (no W^l is square, so
+    nothing transposed fits); the activations of a network all differ; the
+    three (output, loss) pairs are each used once, so the
+    asymmetric softmax cross-entropy is always there.
+    """
+    outputs = [OUTPUTS[i] for i in rng.permutation(len(OUTPUTS))]
+    found = []
+    for layers, (activation, loss) in zip((1, 2, 3), outputs, strict=True):
+        sizes = _distinct(rng, layers + 1)
+        others = [h for h in HIDDEN if h != activation]  # no layer shares the output's σ
+        hidden = [str(h) for h in rng.permutation(others)[: layers - 1]]
+        found.append((sizes, [*hidden, activation], loss))
+    return found
 
 
 def backprop(rng: Rng) -> list[dict]:
     cases = []
-    for layers in (1, 2, 3):
-        sizes, activations, loss = _network(rng, layers)
+    for sizes, activations, loss in _networks(rng):
         x, y = columns(rng, sizes[0], 1), _targets(rng, loss, sizes[-1], 1)
         cases.append(
             call_case(
@@ -107,10 +127,10 @@ def gradient_descent_update(rng: Rng) -> list[dict]:
     eta = float(rng.uniform(0.01, 1.0))
     flipped = {key: params[key] + eta * grads[key] for key in params}
     only_weights = {key: g for key, g in grads.items() if key.startswith("W")}
-    return [
-        call_case(ref.gradient_descent_update, params, grads, eta,
-                  variants={"flipped_sign": flipped}),
-        call_case(ref.gradient_descent_update, params, only_weights, eta),
+    return [  # new arrays, never the given ones, even for a parameter without a gradient
+        {**call_case(ref.gradient_descent_update, params, grads, eta,
+                     variants={"flipped_sign": flipped}), "fresh": True},
+        {**call_case(ref.gradient_descent_update, params, only_weights, eta), "fresh": True},
     ]  # fmt: skip
 
 

@@ -171,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(SAMPLE_SEEDS if args.sample else args.seeds)
     if args.sample:
         work = sample(work)
+    problems = [
+        problem
+        for the_lesson, name in sorted({(item[0], item[1].exercise) for item in work})
+        for problem in verdicts.reference_problems(the_lesson, name, seeds)
+    ]
+    if problems:  # then no mutant's verdict means anything
+        print("The reference answers themselves fail their checks:", *problems, sep="\n  ")
+        return 2
     outcomes = judge_all(work, seeds, args.jobs)
     print("\n".join(table(outcomes)))
     for outcome in outcomes:

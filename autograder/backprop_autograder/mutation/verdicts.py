@@ -103,6 +103,17 @@ def judge(lesson: Lesson, mutant: Mutant, seeds: Sequence[int]) -> Outcome:
     return outcome
 
 
+def reference_problems(lesson: Lesson, name: str, seeds: Sequence[int]) -> list[str]:
+    """What keeps the reference itself from full marks: a mutant's verdict means nothing then."""
+    namespace = student_namespace(lesson)
+    problems = [f"{name}: hidden checks, seed {seed}" for seed in seeds
+                if not _full_marks(lesson, namespace, name, seed)]  # fmt: skip
+    failure = visible_failure(namespace, name)
+    if failure is not None:
+        problems.append(f"{name}: visible check: {str(failure).splitlines()[0][:200]}")
+    return problems
+
+
 def is_equivalent(lesson: Lesson, namespace: dict[str, Any], name: str) -> bool:
     """Whether the mutant agrees with the reference on every wide case."""
     reference = reference_namespace(lesson)

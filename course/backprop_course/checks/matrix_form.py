@@ -28,6 +28,7 @@ from backprop_course.checks.forward_pass import (
     MAZUR_Y,
     logistic,
 )
+from backprop_course.checks.networks import check_networks
 from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
 
@@ -106,7 +107,19 @@ def hidden_error(fn: Function) -> None:
 def bias_gradient(fn: Function) -> None:
     """BP3: ∂C/∂b^l = δ^l, one example."""
     checks = Checks("bias_gradient")
-    checks.expect(checks.call(fn, MAZUR_DELTA_2), MAZUR_DELTA_2, what="∂E/∂b^2 for Mazur's δ^2")
+    deltas = (
+        (MAZUR_DELTA_2, "Mazur's δ^2"),
+        (np.array([[0.5], [-1.0], [2.0]]), "δ = (0.5, -1, 2)"),
+        (np.array([[-3.0]]), "δ = (-3), one unit"),
+    )
+    for delta, label in deltas:
+        got = checks.call(fn, delta)
+        checks.expect(got, delta, what=f"∂C/∂b for {label}")
+        checks.require(
+            not np.shares_memory(got, delta),
+            f"bias_gradient({label}) returned δ itself: the result should be a new array.",
+            mistake="aliased_result",
+        )
     checks.done()
 
 
@@ -137,16 +150,18 @@ def weight_gradient(fn: Function) -> None:
 def bp4_shapes(fn: Function) -> None:
     """The shapes of δ^l, (a^{l-1})ᵀ and ∂C/∂W^l."""
     checks = Checks("bp4_shapes")
-    got = checks.call(fn, [784, 30, 10], 2)
-    expected = {"delta": (10, 1), "a_prev_T": (1, 30), "dC_dW": (10, 30)}
-    if isinstance(got, dict):
-        got = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in got.items()}
-    checks.expect(
-        got,
-        expected,
-        what="bp4_shapes([784, 30, 10], 2)",
-        variants={"transposed": {**expected, "dC_dW": (30, 10)}},
-    )
+    for sizes, l in (([784, 30, 10], 2), ([5, 7, 3, 9], 3), ([5, 7, 3, 9], 1)):
+        got = checks.call(fn, sizes, l)
+        n_l, n_prev = sizes[l], sizes[l - 1]
+        expected = {"delta": (n_l, 1), "a_prev_T": (1, n_prev), "dC_dW": (n_l, n_prev)}
+        if isinstance(got, dict):
+            got = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in got.items()}
+        checks.expect(
+            got,
+            expected,
+            what=f"bp4_shapes({sizes}, {l})",
+            variants={"transposed": {**expected, "dC_dW": (n_prev, n_l)}},
+        )
     checks.done()
 
 
@@ -212,7 +227,12 @@ def backprop(fn: Function) -> None:
         **PUBLISHED,
     )
     checks.expect(cost, MAZUR_E_TOTAL, what="the cost E_total", **PUBLISHED)
+    # Then networks where every index, order and activation shows (one example each).
+    check_networks(checks, fn, 1, BACKPROP_USES, grads_and_cost)
     checks.done()
+
+
+BACKPROP_USES = ("output_error", "hidden_error", "weight_gradient", "bias_gradient")
 
 
 @exercise_check
@@ -229,6 +249,17 @@ def gradient_descent_update(fn: Function) -> None:
         variants={"flipped_sign": {"W1": np.array([[1.05, 1.9]]), "b1": np.array([[0.5]])}},
     )
     checks.require(updated is not params, "gradient_descent_update should return a NEW dict.")
+    for key in params:
+        checks.require(
+            not any(
+                np.shares_memory(updated.get(key), given)
+                for given in (params[key], *grads.values())
+            ),
+            f"gradient_descent_update returned params[{key!r}] (or a gradient) itself as "
+            f"updated[{key!r}]: every array of the result should be new, even for a parameter "
+            "without a gradient.",
+            mistake="aliased_result",
+        )
     new = checks.call(fn, MAZUR_PARAMS, {"W1": MAZUR_DW1, "W2": MAZUR_DW2}, 0.5)
     checks.expect(
         new["W2"],

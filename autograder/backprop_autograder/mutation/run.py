@@ -4,7 +4,9 @@
     python -m backprop_autograder.mutation --sample   # the fast sample that make test runs
     python -m backprop_autograder.mutation --lesson 04 --exercise backprop --seeds 10
 
-Prints a table per exercise, every survivor with its diff, and one JSON line::
+Prints a table per exercise (``kept%``: the largest share of an exercise's hidden
+points that one of its mutants keeps under some seed), every survivor with its diff,
+the equivalent mutants, and one JSON line::
 
     {"bench": "mutation", "mutants": N, "equivalent": E, "hidden_caught_every_seed": H,
      "visible_caught": V, "survivors": S}
@@ -104,11 +106,13 @@ def totals(outcomes: Sequence[Outcome]) -> dict[str, int]:
         "visible_caught": sum(o.visible_caught for o in counted),
         "one_exercise": sum(not o.others_losing_points for o in counted),
         "survivors": sum(o.survived for o in counted),
+        "kept_percent": round(100 * max((o.kept for o in counted), default=0.0)),
     }
 
 
 def table(outcomes: Sequence[Outcome]) -> list[str]:
-    header = ("lesson", "exercise", "mutants", "equiv", "hidden", "visible", "one-ex", "surv")
+    header = ("lesson", "exercise", "mutants", "equiv", "hidden", "visible", "one-ex", "surv",
+              "kept%")  # fmt: skip
     rows = [header]
     keys = sorted({(o.lesson, o.mutant.exercise) for o in outcomes})
     for lesson_name, exercise in keys:
@@ -116,11 +120,11 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
         t = totals(mine)
         rows.append((lesson_name[:2], exercise, *map(str, (
             t["mutants"], t["equivalent"], t["hidden_caught_every_seed"], t["visible_caught"],
-            t["one_exercise"], t["survivors"]))))  # fmt: skip
+            t["one_exercise"], t["survivors"], t["kept_percent"]))))  # fmt: skip
     t = totals(outcomes)
     rows.append(("", "all", *map(str, (
         t["mutants"], t["equivalent"], t["hidden_caught_every_seed"], t["visible_caught"],
-        t["one_exercise"], t["survivors"]))))  # fmt: skip
+        t["one_exercise"], t["survivors"], t["kept_percent"]))))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
 
@@ -184,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     for outcome in outcomes:
         if outcome.survived:
             print(survivor_text(outcome))
+    equivalent = [o for o in outcomes if o.equivalent]
+    print(f"equivalent (agree with the reference on every wide input): {len(equivalent)}")
+    for outcome in equivalent:
+        print(f"  {outcome.lesson[:2]} {outcome.mutant.exercise} [{outcome.mutant.operator}] "
+              f"{outcome.mutant.change}")  # fmt: skip
     write_report(outcomes, args.report)
     t = totals(outcomes)
     print(f"{len(work)} mutants, seeds 0-{len(seeds) - 1}, {time.perf_counter() - started:.0f} s;"

@@ -1,7 +1,7 @@
 """The four verdicts on one mutant, each a small step.
 
 1. :func:`is_equivalent`: the mutant against the reference on the wide inputs;
-2. :func:`surviving_seeds`: the seeds whose hidden checks give it full marks;
+2. :func:`hidden_share`: the share of the hidden points it keeps, seed by seed;
 3. :func:`visible_catches`: whether its visible check fails it;
 4. :func:`others_losing_points`: the other exercises of its lesson that lose points.
 
@@ -64,6 +64,7 @@ class Outcome:
     lesson: str
     equivalent: bool = False
     surviving_seeds: list[int] = field(default_factory=list)
+    kept: float = 0.0  # the largest share of the hidden points it keeps under any seed
     visible_caught: bool = False
     others_losing_points: list[str] = field(default_factory=list)
 
@@ -97,7 +98,9 @@ def judge(lesson: Lesson, mutant: Mutant, seeds: Sequence[int]) -> Outcome:
     outcome.equivalent = is_equivalent(lesson, namespace, mutant.exercise)
     if outcome.equivalent:
         return outcome
-    outcome.surviving_seeds = surviving_seeds(lesson, namespace, mutant.exercise, seeds)
+    shares = {seed: hidden_share(lesson, namespace, mutant.exercise, seed) for seed in seeds}
+    outcome.surviving_seeds = [seed for seed, share in shares.items() if share == 1.0]
+    outcome.kept = max(shares.values(), default=0.0)
     outcome.visible_caught = visible_catches(namespace, mutant.exercise)
     outcome.others_losing_points = others_losing_points(lesson, namespace, mutant.exercise)
     return outcome
@@ -144,20 +147,18 @@ def _differs(got: Any, expected: Any) -> bool:
         return True
 
 
-def surviving_seeds(
-    lesson: Lesson, namespace: dict[str, Any], name: str, seeds: Sequence[int]
-) -> list[int]:
-    """The seeds whose hidden checks give the mutant full marks."""
-    return [seed for seed in seeds if _full_marks(lesson, namespace, name, seed)]
-
-
-def _full_marks(lesson: Lesson, namespace: dict[str, Any], name: str, seed: int) -> bool:
+def hidden_share(lesson: Lesson, namespace: dict[str, Any], name: str, seed: int) -> float:
+    """The share of the hidden points the exercise gets from its checks drawn with ``seed``."""
     try:
         with time_limit():
             verdict = hidden_verdict(namespace, name, cached_checks(lesson, name, seed))
     except OutOfTime:
-        return False  # the grader's time limit: the cell scores 0
-    return verdict.ran and verdict.passed == verdict.total
+        return 0.0  # the grader's time limit: the cell scores 0
+    return verdict.passed / verdict.total if verdict.ran and verdict.total else 0.0
+
+
+def _full_marks(lesson: Lesson, namespace: dict[str, Any], name: str, seed: int) -> bool:
+    return hidden_share(lesson, namespace, name, seed) == 1.0
 
 
 def visible_catches(namespace: dict[str, Any], name: str) -> bool:

@@ -210,29 +210,44 @@ def test_parallel_workers_give_exactly_the_serial_grades(demo_run, tmp_path):
     assert len(serial.splitlines()) == len(rows(out / GRADES)) + 1  # every student, once
 
 
+# Handed in beside the notebook, they would break every import if the kernel found them.
+SHADOWS = {
+    "numpy.py": "raise ImportError('the numpy.py handed in')\n",
+    "backprop_course/__init__.py": "raise ImportError('the backprop_course/ handed in')\n",
+}
+
+
 def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
-    """Release, a student's fetch and submit (nbgrader's own commands), collect, grade."""
-    course_dir, exchange, home = tmp_path / "course", tmp_path / "exchange", tmp_path / "alice"
+    """Release, students' fetch and submit (nbgrader's own commands), collect, grade.
+
+    Both hand in the same notebook; alice's folder also holds files named like the
+    modules the notebook imports, which must change nothing (the kernel's working
+    folder is not on its sys.path) and stay as she handed them in.
+    """
+    course_dir, exchange, home = tmp_path / "course", tmp_path / "exchange", tmp_path / "home"
     exchange.mkdir(mode=0o777)
     home.mkdir()
     build([LESSON], course_dir)
     pipeline.main(["--course-dir", str(course_dir), "--exchange", str(exchange),
                    "release", LESSON.name])  # fmt: skip
-    student = nbgrader_env()
     options = ["--course", "backprop", f"--Exchange.root={exchange}"]
 
-    def as_alice(*command: str) -> None:
+    def nbgrader_as_student(*command: str) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", *command, *options],
-            cwd=home, env=student, capture_output=True, text=True,
+            cwd=home, env=nbgrader_env(), capture_output=True, text=True,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
 
-    as_alice("fetch_assignment", LESSON.name)
+    nbgrader_as_student("fetch_assignment", LESSON.name)
     fetched = home / LESSON.name / f"{LESSON.name}.ipynb"
     assert fetched.exists()
     nbformat.write(demo.perfect(LESSON), fetched)
-    as_alice("submit", LESSON.name)
+    nbgrader_as_student("submit", LESSON.name, "--student=bob")
+    for name, text in SHADOWS.items():
+        (fetched.parent / name).parent.mkdir(exist_ok=True)
+        (fetched.parent / name).write_text(text)
+    nbgrader_as_student("submit", LESSON.name, "--student=alice")
     args = pipeline.parser().parse_args(
         ["--course-dir", str(course_dir), "--exchange", str(exchange), "grade", LESSON.name,
          "--csv", str(tmp_path / "grades.csv")]
@@ -241,9 +256,23 @@ def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
     report = pipeline.grade(args)
     assert not report.attention
     grades = rows(tmp_path / "grades.csv")
-    # nbgrader's exchange names a submission after the system user who submitted it.
-    (row,) = grades.values()
-    assert row["total"] == row["max"] == sum(points().values())
+    assert set(grades) == {"alice", "bob"}
+    assert grades["alice"] == grades["bob"]
+    assert grades["alice"]["total"] == grades["alice"]["max"] == sum(points().values())
+    outputs = {
+        student: [cell.get("outputs") for cell in read_autograded(course_dir, student).cells
+                  if cell.metadata.get("nbgrader", {}).get("grade")]
+        for student in grades
+    }  # fmt: skip
+    assert outputs["alice"] == outputs["bob"]
+    for name, text in SHADOWS.items():
+        assert (course_dir / "submitted" / "alice" / LESSON.name / name).read_text() == text
+    assert not (course_dir / "submitted" / "bob" / LESSON.name / "numpy.py").exists()
+
+
+def read_autograded(course_dir: Path, student: str) -> nbformat.NotebookNode:
+    path = course_dir / "autograded" / student / LESSON.name / f"{LESSON.name}.ipynb"
+    return nbformat.read(path, as_version=4)
 
 
 @pytest.mark.parametrize("the_lesson", LESSONS, ids=lambda x: x.name)

@@ -304,3 +304,100 @@ def test_an_installed_copy_of_the_answers_is_hidden_under_an_empty_folder(monkey
     assert at > command.index("--ro-bind")  # mounted over the read-only Python, not under
     # the editable install of this checkout lives outside the mounted Python: nothing to hide
     assert str(ROOT / "solutions") not in " ".join(command)
+
+
+# -- files handed in next to the notebook ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "unsafe-no-sandbox"])
+def test_files_beside_the_notebook_do_not_shadow_the_real_modules(tmp_path, sandboxed):
+    """The kernel's working folder is not on sys.path, sandboxed or not."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from backprop_autograder.preprocessors import ResilientExecute
+
+    (tmp_path / "numpy.py").write_text("raise ImportError('the numpy.py handed in')\n")
+    (tmp_path / "backprop_course").mkdir()
+    (tmp_path / "backprop_course" / "__init__.py").write_text("raise ImportError('mine')\n")
+    probe = (
+        "import os, sys, numpy, backprop_course\n"
+        "print(numpy.__file__ != os.path.abspath('numpy.py'), numpy.ones(2).sum())\n"
+        "print('' in sys.path, os.getcwd() in sys.path)"
+    )
+    nb = new_notebook(cells=[new_code_cell(probe)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    manager = SandboxedKernelManager if sandboxed else AsyncKernelManager
+    executor = ResilientExecute(timeout=60, kernel_manager_class=manager)
+    nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert [out.get("text") for out in nb.cells[0].outputs] == ["True 2.0\nFalse False\n"]
+
+
+# -- the kernels' users ---------------------------------------------------------------------
+
+
+def _hold_a_uid(uids, everyone_claimed) -> None:
+    """A grading worker: claim this process's uid, report it, hold it until all have one."""
+    uids.put(sandbox.process_uid())
+    everyone_claimed.wait(timeout=60)
+
+
+def test_workers_of_two_runs_at_once_get_their_own_uids(tmp_path, monkeypatch):
+    """Two runs of two workers each (forked, as backprop-grade's are), all four at once."""
+    import multiprocessing
+
+    monkeypatch.setattr(sandbox, "uid_lock_folder", lambda: tmp_path / "locks")
+    fork = multiprocessing.get_context("fork")
+    uids, everyone_claimed = fork.Queue(), fork.Barrier(4)
+    workers = [fork.Process(target=_hold_a_uid, args=(uids, everyone_claimed)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    claimed = [uids.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert len(set(claimed)) == 4, claimed
+    assert set(claimed) <= set(sandbox.SANDBOX_UIDS)
+
+
+def test_a_forked_worker_does_not_inherit_its_parents_uid(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(sandbox, "uid_lock_folder", lambda: tmp_path / "locks")
+    monkeypatch.setattr(sandbox, "_claimed", {})  # this test process claims one of its own
+    parent = sandbox.process_uid()
+    try:
+        fork = multiprocessing.get_context("fork")
+        uids = fork.Queue()
+        child = fork.Process(target=_hold_a_uid, args=(uids, fork.Barrier(1)))
+        child.start()
+        assert uids.get(timeout=60) != parent
+        child.join(timeout=60)
+        assert sandbox.process_uid() == parent  # and the parent still holds its own
+    finally:
+        os.close(sandbox._claimed["fd"])
+
+
+def test_a_killed_holder_frees_its_uid(tmp_path):
+    holding = (
+        "import sys, time; from pathlib import Path; from backprop_autograder import sandbox\n"
+        "print(sandbox.claim_uid(Path(sys.argv[1]))[0], flush=True); time.sleep(120)"
+    )
+    command = [sys.executable, "-c", holding, str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            held = int(holder.stdout.readline())
+            mine, fd = sandbox.claim_uid(tmp_path)
+            assert mine != held
+        finally:
+            holder.kill()
+    freed, fd2 = sandbox.claim_uid(tmp_path)
+    assert freed == held
+    os.close(fd)
+    os.close(fd2)
+
+
+def test_uid_locks_refuse_a_folder_others_can_write(tmp_path):
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    with pytest.raises(sandbox.SandboxUnavailable, match="remove it"):
+        sandbox.claim_uid(folder)

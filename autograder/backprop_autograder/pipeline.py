@@ -201,7 +201,8 @@ def autograde(
     """Autograde every submission, ``workers`` at a time (default: one per core).
 
     Each worker is a process with nbgrader's API of its own and a sandbox
-    user of its own, taking the next student as it finishes one. nbgrader's
+    user of its own (no other worker of any run on the machine has it; see
+    :mod:`backprop_autograder.sandbox`), taking the next student as it finishes one. nbgrader's
     gradebook is one SQLite file: SQLite lets one writer in at a time and the
     others wait (``course_api`` gives them a minute), and each worker writes
     only its own student's rows. A broken submission never stops the others.
@@ -214,14 +215,11 @@ def autograde(
             bar.show(student)
             _record(report, student, grade_student(api, course_dir, assignment, student))
     else:
-        uids = multiprocessing.get_context("fork").Queue()
-        for worker in range(workers):
-            uids.put(sandbox.FIRST_UID + worker)
         with ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_start_worker,
-            initargs=(course_dir, api.config, uids),
+            initargs=(course_dir, api.config),
         ) as pool:
             jobs = {pool.submit(_worker_grades, course_dir, assignment, s): s for s in students}
             for job in as_completed(jobs):
@@ -275,10 +273,10 @@ def _outcome(job: Future) -> list[str]:
 _WORKER_API: NbGraderAPI | None = None
 
 
-def _start_worker(course_dir: Path, config: Any, uids: Any) -> None:
-    """A grading worker: nbgrader's API on the course, its own sandbox user."""
+def _start_worker(course_dir: Path, config: Any) -> None:
+    """A grading worker: nbgrader's API on the course. Its kernels' sandbox user is the
+    one the worker process claims (sandbox.process_uid), its own on the whole machine."""
     global _WORKER_API
-    config.SandboxedKernelManager.sandbox_uid = uids.get()
     _WORKER_API = NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
@@ -297,25 +295,31 @@ def incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
     """What went wrong while grading, from the autograded notebook, and what the student
     changed in the locked cells, from the submitted one."""
     nb = read_notebook(course_dir / "autograded" / student / assignment / f"{assignment}.ipynb")
-    notes, silent = [], []
+    notes = []
+    no_results: dict[str, list[str]] = {}  # why a test cell sent no results -> those cells
     for index, cell in enumerate(nb.cells):
         name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-        errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
-        for out in errors:
+        stopped = False  # the kernel was stopped in this cell: that is its note
+        for out in cell.get("outputs", []):
+            if out.output_type != "error":
+                continue
+            stopped = stopped or out.ename == KERNEL_DIED or "Timeout" in out.ename
             if out.ename == KERNEL_DIED and "CPU time" in out.evalue:
                 notes.append(f"{name} used up its CPU time; the other cells were graded")
             elif out.ename == KERNEL_DIED:
                 notes.append(f"{name} killed the kernel; the other cells were graded")
             elif "Timeout" in out.ename:
                 notes.append(f"{name} ran out of time; the other cells were graded")
-        if not errors and _checks_did_not_run(cell):
-            silent.append(name)
+        # Every test cell without results, whatever stopped it: an error in the cell
+        # (raised outside the graded part, or caused by an earlier cell), or nothing.
+        reason = no_results_reason(cell)
+        if reason is not None and not stopped:
+            no_results.setdefault(reason, []).append(name)
         if _says(cell, f"likely mistake: {scoring.mistake_title('uncheckable_result')}"):
             notes.append(f"{name}: results that are not plain data scored 0")
-    if silent:
+    for reason, names in no_results.items():
         notes.append(
-            f"the hidden checks of {', '.join(silent)} sent no results (scored 0): code in an "
-            "earlier cell may have changed how cells run"
+            f"the hidden checks of {', '.join(names)} sent no results (scored 0): {reason}"
         )
     submitted = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
     release = course_dir / "release" / assignment / f"{assignment}.ipynb"
@@ -335,11 +339,16 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         return nbformat.reads(text, as_version=4)
 
 
-def _checks_did_not_run(cell: nbformat.NotebookNode) -> bool:
-    return any(
-        out.output_type == "stream" and out.text.startswith(scoring.DID_NOT_RUN)
-        for out in cell.get("outputs", [])
-    )
+def no_results_reason(cell: nbformat.NotebookNode) -> str | None:
+    """Why a test cell's hidden checks sent no results (the error that stopped it, or the
+    grader's guess), or None if they did. Read from the verdict the grader wrote last into
+    the cell, so that nothing the student printed before it counts."""
+    if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        return None
+    texts = [out.text for out in cell.get("outputs", []) if out.output_type == "stream"]
+    if not texts or not texts[-1].startswith(scoring.DID_NOT_RUN):
+        return None
+    return texts[-1].splitlines()[0].removeprefix(scoring.DID_NOT_RUN).removeprefix(": ")
 
 
 def _says(cell: nbformat.NotebookNode, text: str) -> bool:

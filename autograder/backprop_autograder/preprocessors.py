@@ -23,6 +23,7 @@ formgrader and the command line use them too.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,16 @@ from traitlets import Integer, Unicode
 from backprop_autograder import scoring
 
 KERNEL_DIED = "KernelDied"
+
+# Files handed in next to the notebook (a numpy.py, a backprop_course/ folder) must not
+# shadow the real modules, so the kernel's working folder is never on its sys.path:
+# PYTHONSAFEPATH (Python 3.11+) keeps Python from adding it, even while it finds
+# ``-m ipykernel_launcher`` itself; IPython 9.7+ respects it too. ``ignore_cwd`` keeps
+# IPython from putting it back after ipykernel's launcher took it out, before any cell
+# runs. Python 3.10 has no PYTHONSAFEPATH: there only the launcher and ignore_cwd keep
+# it off, and an ipykernel_launcher.py handed in would be started instead of the real one.
+SAFE_PATH_ENVIRONMENT = {"PYTHONSAFEPATH": "1"}
+IGNORE_CWD = "--IPKernelApp.ignore_cwd=True"
 
 
 class ResilientExecute(Execute):
@@ -102,9 +113,14 @@ class ResilientExecute(Execute):
         self._check_assign_resources(resources)
         self._running: int | None = None
         self._kernel_manager: Any = None
+        if IGNORE_CWD not in self.extra_arguments:
+            self.extra_arguments = [*self.extra_arguments, IGNORE_CWD]
+        environment = {**os.environ, **SAFE_PATH_ENVIRONMENT}
         # The kernel's own stdout and stderr (start-up notices, crash dumps) are not the
         # student's output and would only clutter the instructor's terminal.
-        with self.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        with self.setup_kernel(
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
+        ):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             if hasattr(self.km, "seal_sockets"):  # sandboxed: the kernel is up, lock its folder

@@ -17,8 +17,18 @@ with the grader's permissions. Here the kernel starts inside ``bwrap``
   everything the student started goes with it.
 * **limits** (:class:`Limits`): address space, CPU seconds, processes, the
   size of any file, the size of the scratch and ``/tmp``. Run as root, the
-  grader drops the kernel to an unprivileged user of its own (one per
-  worker), so that the process limit counts only that kernel's processes.
+  grader drops the kernel to an unprivileged user of its own, so that the
+  process limit (which counts every process of a user) counts only that
+  kernel's processes.
+* **users**: each grading process (a worker of ``backprop-grade``, or nbgrader
+  run alone) claims one user id of :data:`SANDBOX_UIDS` that no other process
+  on the machine holds, by an exclusive ``flock`` on that id's file in a
+  machine-wide lock folder (:func:`uid_lock_folder`), held until the process
+  ends. So two grading runs at once never share a user, and a process that is
+  killed frees its id: the operating system drops its locks with its files.
+* **files beside the notebook**: the working directory is never on the
+  kernel's ``sys.path`` (``PYTHONSAFEPATH``), so a handed-in ``numpy.py`` or
+  ``backprop_course/`` cannot stand in for the real modules.
 
 Each cell is limited twice: in wall-clock time by nbgrader's own
 ``Execute.timeout``, and in CPU time, summed over all the kernel's processes,
@@ -30,11 +40,13 @@ size is capped as it arrives by ``preprocessors.ResilientExecute``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import importlib.util
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -46,7 +58,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, Unicode
 
-FIRST_UID = 60000  # run as root, grading worker k's kernels run as user FIRST_UID + k
+FIRST_UID = 60000
+SANDBOX_UIDS = range(FIRST_UID, FIRST_UID + 512)  # run as root, the kernels' users
 GIB = 1024**3
 MIB = 1024**2
 INSTALL_HINT = (
@@ -78,6 +91,64 @@ def find_bwrap() -> str:
     if path is None:
         raise SandboxUnavailable(f"bwrap was not found on PATH. {INSTALL_HINT}")
     return path
+
+
+# -- the kernel's user: one per grading process on the whole machine -------------------
+
+
+def uid_lock_folder() -> Path:
+    """The machine-wide folder of the per-uid lock files (/run/lock, else /tmp): every
+    grading run on the machine must look in the same one, whatever its TMPDIR."""
+    base = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+    return base / "backprop-grading-uids"
+
+
+def claim_uid(folder: Path | None = None, uids: range = SANDBOX_UIDS) -> tuple[int, int]:
+    """The first of ``uids`` that no process holds, and the open lock file that holds it.
+
+    Holding is an exclusive ``flock`` on ``<folder>/<uid>``: it lasts as long as the
+    descriptor stays open, and the kernel drops it when the holder exits or is killed.
+    """
+    folder = folder or uid_lock_folder()
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = os.lstat(folder)  # root opens files in it: it must be a folder only we can change
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxUnavailable(f"{folder} is not a folder of this user's alone: remove it")
+    for uid in uids:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(folder / str(uid), flags, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another grading process holds it
+            os.close(fd)
+            continue
+        return uid, fd
+    raise SandboxUnavailable(f"all {len(uids)} sandbox users of {folder} are in use")
+
+
+_claimed: dict[str, int] = {}  # this process's claim: "uid" and its lock's "fd"
+_claiming = threading.Lock()
+
+
+def process_uid() -> int:
+    """This process's sandbox user: claimed on first use, held until the process ends."""
+    with _claiming:
+        if not _claimed:
+            _claimed["uid"], _claimed["fd"] = claim_uid()
+        return _claimed["uid"]
+
+
+def _forget_claim_in_child() -> None:
+    """A forked child (a grading worker) claims a uid of its own: its copy of the
+    parent's lock descriptor is closed (the parent still holds the lock)."""
+    global _claiming
+    _claiming = threading.Lock()
+    if "fd" in _claimed:
+        os.close(_claimed["fd"])
+    _claimed.clear()
+
+
+os.register_at_fork(after_in_child=_forget_claim_in_child)
 
 
 def _readonly_system() -> list[str]:
@@ -235,6 +306,9 @@ def bwrap_command(
         "--setenv", "HOME", "/tmp",
         "--setenv", "MPLCONFIGDIR", MATPLOTLIB_DIR,
         "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        # the working folder (the files handed in) is not on sys.path: a numpy.py there
+        # does not shadow numpy (see preprocessors.SAFE_PATH_ENVIRONMENT)
+        "--setenv", "PYTHONSAFEPATH", "1",
         "--setenv", "OPENBLAS_NUM_THREADS", "1",  # one worker, one core
         "--setenv", "OMP_NUM_THREADS", "1",
     ]  # fmt: skip
@@ -314,8 +388,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     sandbox_uid = Integer(
-        FIRST_UID,
-        help="Run as root, the kernel runs as this user id (one per parallel worker).",
+        None,
+        allow_none=True,
+        help="Run as root, the kernel runs as this user id. Default: the one this process "
+        "claimed from SANDBOX_UIDS, which no other grading process on the machine holds.",
     ).tag(config=True)
     memory_bytes = Integer(Limits.memory_bytes, help="Address space per process.").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds per process.").tag(config=True)
@@ -358,7 +434,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         )
 
     def _kernel_user(self) -> int | None:
-        return self.sandbox_uid if os.geteuid() == 0 else None
+        if os.geteuid() != 0:
+            return None
+        return self.sandbox_uid if self.sandbox_uid is not None else process_uid()
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         cwd = Path(kw.get("cwd") or os.getcwd()).resolve()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
@@ -106,6 +107,18 @@ def wrong_then(name: str, signature: str, code: str) -> Callable[[Context], Note
     return with_cell(
         name, f"def {name}({signature}):\n    return None\n\n\n{textwrap.dedent(code)}"
     )
+
+
+def right_then(name: str, code: str) -> Callable[[Context], Notebook]:
+    """The right answer to ``name``, followed in its cell by ``code``."""
+
+    def make(context: Context) -> Notebook:
+        nb = solved()
+        cell = demo.exercise_cell(nb, name)
+        cell.source = f"{cell.source}\n\n{fill(code, context)}\n"
+        return nb
+
+    return make
 
 
 def guarded(name: str, code: str) -> Callable[[Context], Notebook]:
@@ -1270,6 +1283,25 @@ TEST_CELLS = [
         only_answers,
         note=r"check_sigmoid was deleted or relabelled; the original was graded",
     ),
+    # Not attacks but slips: a test cell raises before its hidden checks send anything.
+    Attack(
+        "renamed",
+        "parameter_count is answered under another name, so its test cell's visible check "
+        "line raises NameError (outside the graded part)",
+        with_cell("parameter_count", "def count_parameters(sizes):\n    return 0"),
+        attacked=("check_parameter_count",),
+        note=r"the hidden checks of check_parameter_count sent no results \(scored 0\): "
+        r"NameError: name 'parameter_count' is not defined",
+    ),
+    Attack(
+        "clobberedcheck",
+        "parameter_count is right, but its cell then names a variable `check`, so the "
+        "test cell after it raises AttributeError",
+        right_then("parameter_count", "check = parameter_count([2, 2, 2])"),
+        attacked=("check_parameter_count",),
+        note=r"the hidden checks of check_parameter_count sent no results \(scored 0\): "
+        r"AttributeError: 'int' object has no attribute 'parameter_count'",
+    ),
 ]
 
 BROKEN_FILES = [
@@ -1283,6 +1315,61 @@ BROKEN_FILES = [
     Attack("emptyfile", "a 0-byte file", lambda context: "", note=r"is empty", graded=False),
 ]
 
+# Copiers: the right answer kept aside, and in its place one that never calls the earlier
+# exercises' stand-ins but hands in what it digs out of them (tests/harvest.py, pasted
+# into the cell): their attributes and closures, everything the garbage collector
+# tracks, the payload on the calling frames and in the test cell's source. Stand-ins
+# that kept their recordings in plain form gave these full marks.
+HARVESTER = Path(__file__).with_name("harvest.py").read_text()
+
+
+def copying(name: str, parameters: str, sources: tuple[str, ...]) -> Callable[[Context], Notebook]:
+    """``name`` answered by a copier that digs in ``sources`` (see tests/harvest.py)."""
+
+    def make(context: Context) -> Notebook:
+        nb = solved()
+        cell = demo.exercise_cell(nb, name)
+        cell.source = (
+            f"{cell.source}\n\n{HARVESTER}\n\n_right = {name}\n\n\n"
+            f"def {name}({parameters}):\n"
+            f"    return copied(_right, _snapshot, globals(), ({parameters},), {{}}, {sources!r})\n"
+            "\n\n_snapshot = dict(globals())  # what changes after this is a stand-in\n"
+        )
+        return nb
+
+    return make
+
+
+COPIERS = [
+    Attack(
+        "copystandin",
+        "forward copies what the layer_forward stand-in holds (attributes, closures, "
+        "pickled state) instead of calling it",
+        copying("forward", "x, params, activations", ("standins",)),
+        attacked=("check_forward",),
+    ),
+    Attack(
+        "copygc",
+        "forward copies recorded layer_forward calls found among gc.get_objects()",
+        copying("forward", "x, params, activations", ("gc",)),
+        attacked=("check_forward",),
+    ),
+    Attack(
+        "copypayload",
+        "forward copies recorded layer_forward calls from the hidden payload, found on the "
+        "calling frames and in the test cell's source",
+        copying("forward", "x, params, activations", ("frames",)),
+        attacked=("check_forward",),
+    ),
+    Attack(
+        "copytable",
+        "layer_forward copies the dense_forward and ACTIVATIONS stand-ins' recordings, "
+        "wherever they are",
+        copying("layer_forward", "W, b, a_prev, activation", ("standins", "gc", "frames")),
+        attacked=("check_layer_forward",),
+    ),
+]
+
 ATTACKS: list[Attack] = [
     *RETURN_VALUES,
     *MONKEYPATCHES,
@@ -1292,6 +1379,7 @@ ATTACKS: list[Attack] = [
     *PROCESSES,
     *TEST_CELLS,
     *BROKEN_FILES,
+    *COPIERS,
 ]
 
 # Honest students of the same class: their grades must be those of a run without attackers.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from backprop_autograder import scoring
-from backprop_autograder.assemble import hidden_checks
+from backprop_autograder.assemble import KERNEL_KEYS, hidden_checks
 from backprop_autograder.inprocess import exercises, student_namespace
 from backprop_autograder.lessons import LESSONS
 from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
@@ -129,7 +129,10 @@ def test_equivalent_answers_pass():
         run_checks(namespace, name, lesson)
 
 
-def test_a_micrograd_style_backward_passes():
+def test_a_micrograd_style_backward_breaks_the_doubling_rule():
+    """micrograd's backward passes node.grad on, with what earlier calls left there: right
+    once on zero gradients, wrong on a second call, which must exactly double every gradient
+    (the rule lesson 02 states before the exercise). Its recursive topological order is right."""
     lesson = _lesson("chain_rule")
     micrograd_style = (
         "def backward(root):\n"
@@ -149,8 +152,13 @@ def test_a_micrograd_style_backward_passes():
         "    return order\n"
     )
     namespace = student_namespace(lesson, micrograd_style)
-    for name in ("backward", "topological_order"):
-        run_checks(namespace, name, lesson)
+    run_checks(namespace, "topological_order", lesson)
+    with pytest.raises(CheckFailed) as failure:
+        exec("check.backward(backward)", namespace)
+    assert "should add" in str(failure.value)
+    assert MISTAKES["backward_not_additive"] in str(failure.value)
+    with pytest.raises(CheckFailed, match="a second call adds the same again"):
+        run_hidden(namespace, "backward", lesson)
 
 
 # -- the comparison and the encoding ------------------------------------------------
@@ -197,7 +205,8 @@ def test_hidden_payload_holds_inputs_only():
         assert "backprop_reference" not in hidden.payload
         assert len(hidden.payload) < 20_000, f"{name}: {len(hidden.payload)} characters"
         for case in unpack(hidden.payload):
-            assert set(case) <= {"args", "kwargs", "isolate", "graph", "observe"}, name
+            assert set(case) <= set(KERNEL_KEYS), name  # such as "calls": backward twice
+            assert not set(case) & {"expected", "variants", "what"}, name
         assert hidden.answers["count"] == len(unpack(hidden.payload)), name
 
 

@@ -1,7 +1,7 @@
 """Mutation testing: the catalogue, the verdicts, and a fixed sample of the full run.
 
 ``make mutation`` runs every mutant of every exercise under 100 seeds; here a
-fixed sample (every 9th mutant of each exercise, seeds 0-4) must leave no
+fixed sample (every 6th mutant of each exercise, seeds 0-9) must leave no
 survivor, and the verdicts themselves are shown able to fail.
 """
 

@@ -261,6 +261,21 @@ def test_property_checks_are_judged_by_the_visible_check_run_again():
     assert wrong.passed == 0 and "same seed" in wrong.lines[0]
 
 
+def parents_first(graph: dict) -> list[int]:
+    """A valid topological order of an encoded graph: parents before children, root last."""
+    parents = [node[1] for node in graph["nodes"]]
+    order: list[int] = []
+
+    def place(i: int) -> None:
+        if i not in order:
+            for parent in parents[i]:
+                place(parent)
+            order.append(i)
+
+    place(len(parents) - 1)
+    return order
+
+
 def test_any_valid_topological_order_passes_and_a_wrong_one_does_not():
     chain = lesson("02_chain_rule")
     checks = hidden("topological_order", chain)
@@ -270,8 +285,10 @@ def test_any_valid_topological_order_passes_and_a_wrong_one_does_not():
         results = [{"value": encode(order)} for order in orders]
         return {"digest": checks.answers["digest"], "results": results}
 
-    in_order = [list(range(len(g["nodes"]))) for g in graphs]
+    in_order = [parents_first(g) for g in graphs]
     assert scoring.judge(checks.answers, bundle(in_order), "").passed == len(graphs)
+    encoded = [list(range(len(g["nodes"]))) for g in graphs]  # shuffled when encoded
+    assert scoring.judge(checks.answers, bundle(encoded), "").passed == 0
     reversed_order = [order[::-1] for order in in_order]
     doubled = [order + order[-1:] for order in in_order]
     for orders in (reversed_order, doubled, [[-1, *o] for o in in_order], [[0]] * len(graphs)):

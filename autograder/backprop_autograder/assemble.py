@@ -196,7 +196,7 @@ class HiddenChecks:
 
 
 # What the kernel needs to run a case; everything else stays with the grader.
-KERNEL_KEYS = ("args", "kwargs", "isolate", "graph", "observe", "calls", "callback")
+KERNEL_KEYS = ("args", "kwargs", "isolate", "graph", "observe", "calls", "callback", "fresh")
 
 
 def hidden_checks(name: str, hidden: ModuleType, seed: int) -> HiddenChecks:

@@ -1,8 +1,9 @@
 """Making hidden-check cases at build time: call the reference, record, encode.
 
-A case is a dict that :func:`backprop_course.replay.run_case` understands:
+A case is a dict that :func:`backprop_course.replay.observe_case` understands:
 the encoded arguments, the expected result, the named wrong variants, and the
-recorded calls of the dependencies to isolate (see that module's text).
+recorded calls of the dependencies to isolate (see that module's text), each
+sealed here, as it is recorded (:mod:`backprop_course.sealed`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from backprop_course.replay import encode, make_callable
+from backprop_course.checking import describe
+from backprop_course.replay import encode, make_callable, seal_call
 
 
 @dataclass
@@ -68,25 +70,30 @@ def replaying_check(
 
 
 class Recorder:
-    """Wraps a reference function and records each call's arguments and result."""
+    """Wraps a reference function and records each call, sealed under its arguments."""
 
     def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
         self.signature = inspect.signature(function)
-        self.calls: list[list[Any]] = []
+        self.calls: list[str] = []  # sealed entries, never the plain call
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         before = copy.deepcopy(list(bound.args))
         result = self.function(*args, **kwargs)
-        self.calls.append([encode(before), encode(result)])
+        self.calls.append(seal_call(before, result))
         return result
 
 
 @contextlib.contextmanager
 def recording(module: ModuleType, names: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """Record the calls made to ``module``'s functions (or tables of functions) ``names``."""
+    """Record the calls made to ``module``'s functions (or tables of functions) ``names``.
+
+    Yields the recordings, filled in when the block ends: ``{"sealed": [entries]}``
+    per function, ``{"table": {key: [entries]}}`` per table (as
+    :func:`backprop_course.replay.stand_in` takes them).
+    """
     saved = {name: getattr(module, name) for name in names}
     recorders: dict[str, Any] = {}
     for name, original in saved.items():
@@ -105,7 +112,7 @@ def recording(module: ModuleType, names: Sequence[str]) -> Iterator[dict[str, An
             if isinstance(recorder, dict):
                 records[name] = {"table": {k: r.calls for k, r in recorder.items() if r.calls}}
             else:
-                records[name] = recorder.calls
+                records[name] = {"sealed": recorder.calls}
 
 
 def call_case(
@@ -165,15 +172,17 @@ class Encoded:
     def __init__(self, **spec: Any) -> None:
         self.spec = spec
         self.function = make_callable(spec)
+        self.description = describe(self.function)  # what messages show for it
 
     def __call__(self, *args: Any) -> Any:
         return self.function(*args)
 
 
 def graph_spec(order: Sequence[Any]) -> dict[str, Any]:
-    """Encode a graph of Values given in topological order (root last).
+    """Encode a graph of Values in the given order, the root last.
 
     Each node becomes [data, parent indices, local derivatives, label, grad].
+    The order need not be topological: see :func:`shuffled`.
     """
     index = {id(node): i for i, node in enumerate(order)}
     return {
@@ -189,3 +198,14 @@ def graph_spec(order: Sequence[Any]) -> dict[str, Any]:
         ],
         "ops": {str(i): node.op for i, node in enumerate(order) if node.op},
     }
+
+
+def shuffled(order: Sequence[Any], rng: np.random.Generator) -> list[Any]:
+    """The nodes in a random order, the root still last.
+
+    A graph encoded in topological order would hand that order (the answer of
+    ``topological_order``) to anyone who reads the case, and the grading kernel
+    makes its nodes in the encoded order.
+    """
+    *rest, root = order
+    return [rest[i] for i in rng.permutation(len(rest))] + [root]

@@ -67,6 +67,9 @@ def student_namespace(lesson: Lesson, overrides: str = "") -> dict[str, Any]:
             namespace[name] = rebind(plain, namespace)
     if lesson.topic == "chain_rule":
         namespace["Value"] = make_value_class(namespace)
+    if lesson.topic in ("matrix_form", "mini_batch"):  # their notebooks' given code has it
+        namespace.setdefault("ACTIVATIONS", importlib.import_module(
+            "backprop_reference.forward_pass").ACTIVATIONS)  # fmt: skip
     if lesson.topic == "forward_pass":
         namespace["ACTIVATIONS"] = {
             "sigmoid": lambda z: namespace["sigmoid"](z),

@@ -120,6 +120,18 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "chain_rule",
+        "backward",
+        # micrograd's way: node.grad is the running sum, and it is passed on whole, with
+        # whatever an earlier call left there: a second call does not exactly double.
+        "def backward(root):\n"
+        "    root.grad += 1.0\n"
+        "    for node in reversed(topological_order(root)):\n"
+        "        for parent, local in zip(node.parents, node.local_grads):\n"
+        "            parent.grad += local * node.grad\n",
+        "backward_not_additive",
+    ),
+    Misconception(
+        "chain_rule",
         "numerical_derivative",
         "def numerical_derivative(f, x, h=1e-6):\n    return (f(x + h) - f(x)) / h\n",
         "one_sided_difference",

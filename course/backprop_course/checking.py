@@ -67,6 +67,11 @@ MISTAKES: dict[str, str] = {
     "order h; the centred (f(x + h) − f(x − h)) / 2h has order h².",
     "overwritten_gradient": "gradient overwritten instead of accumulated: a node used twice "
     "(like x in x * x) receives a contribution along each path; add them with +=.",
+    "backward_not_additive": "backward does not add its gradients to grad: backward(root) "
+    "ADDS d root/d v to every v.grad, so gradients already there stay, and a second call "
+    "adds the same again, exactly doubling every gradient. Passing node.grad on to the "
+    "parents passes on what earlier calls left there too: collect this call's gradients in "
+    "a dict of your own (keyed by id(node)) and add them to the grads at the end.",
     "unstable_softmax": "overflow: exp of a large number is inf. Subtract each column's "
     "maximum before exp; it cancels in the ratio.",
     "softmax_wrong_axis": "normalised over the wrong axis: each COLUMN is one example, "

@@ -13,7 +13,10 @@ reference nor the expected values are ever in the kernel.
 only, so while a case runs, each such dependency is replaced, in the
 student's namespace, by a stand-in that answers the calls the reference made
 with the results the reference got (recorded at build time). A call the
-recording does not cover goes to the student's own function.
+recording does not cover goes to the student's own function. Each recorded
+call is sealed (:mod:`backprop_course.sealed`): its result opens only to a call
+with the same arguments, which are not kept at all, so a stand-in hands out
+nothing that the call itself would not.
 
 The encoding is JSON: arrays as base64 of their bytes, tuples, named tuples
 and dicts tagged; then zlib and base64, so a case fits on one line.
@@ -29,13 +32,13 @@ import inspect
 import json
 import math
 import zlib
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from backprop_course import grading
-from backprop_course.checking import CheckFailed, Checks, namespace_of, quiet
+from backprop_course import grading, sealed
+from backprop_course.checking import CheckFailed, Checks, mistake_line, namespace_of, quiet
 from backprop_course.engine import Value, make_value_class
 
 # Booleans, integers, unsigned, floats and complex numbers: arrays of anything else
@@ -104,19 +107,47 @@ def decode(value: Any) -> Any:
 
 
 # Functions a case can pass as an argument, described by data: {"callable": name, ...}.
-_MAKERS: dict[str, Callable[[Mapping[str, Any]], Callable[..., Any]]] = {
-    "polynomial": lambda spec: lambda x: float(np.polyval(spec["coefficients"], x)),
-    "tanh_prime": lambda spec: lambda z: 1.0 - np.tanh(z) ** 2,
-    "cube_prime": lambda spec: lambda z: 3.0 * np.asarray(z) ** 2,
-    "cube": lambda spec: lambda x: np.asarray(x) ** 3,
-    "tanh_of_linear": lambda spec: lambda x: np.tanh(np.asarray(spec["matrix"]) @ np.ravel(x)),
+# Each maker returns the function and what it computes, as messages show it.
+_MAKERS: dict[str, Callable[[Mapping[str, Any]], tuple[Callable[..., Any], str]]] = {
+    "polynomial": lambda spec: (
+        lambda x: float(np.polyval(spec["coefficients"], x)),
+        f"f(x) = {_polynomial_text(spec['coefficients'])}",
+    ),
+    "tanh_prime": lambda spec: (lambda z: 1.0 - np.tanh(z) ** 2, "f(z) = 1 − tanh(z)²"),
+    "cube_prime": lambda spec: (lambda z: 3.0 * np.asarray(z) ** 2, "f(z) = 3z²"),
+    "cube": lambda spec: (lambda x: np.asarray(x) ** 3, "f(x) = x³ (elementwise)"),
+    "tanh_of_linear": lambda spec: (
+        lambda x: np.tanh(np.asarray(spec["matrix"]) @ np.ravel(x)),
+        f"f(x) = tanh(A x) with A of shape {np.shape(spec['matrix'])}",
+    ),
 }
 
 
+def _polynomial_text(coefficients: list[float]) -> str:
+    """'2x³ − x + 1' for [2, 0, -1, 1], highest power first (as np.polyval takes them)."""
+    terms = []
+    for power, c in zip(range(len(coefficients) - 1, -1, -1), coefficients, strict=True):
+        if c == 0:
+            continue
+        size = "" if abs(c) == 1 and power else f"{abs(c):.10g}"
+        variable = {0: "", 1: "x", 2: "x²", 3: "x³"}.get(power, f"x^{power}")
+        sign = ("−" if c < 0 else "") if not terms else (" − " if c < 0 else " + ")
+        terms.append(f"{sign}{size}{variable}")
+    return "".join(terms) or "0"
+
+
 def make_callable(spec: Mapping[str, Any]) -> Callable[..., Any]:
-    """The function an encoded ``{"callable": ...}`` describes (else one of math's)."""
+    """The function an encoded ``{"callable": ...}`` describes (else one of math's).
+
+    It is named ``f`` and carries what it computes ("f(x) = x³"), which messages
+    show (:func:`backprop_course.checking.describe`) instead of its address.
+    """
+    from backprop_course.checking import described
+
     maker = _MAKERS.get(spec["callable"])
-    return maker(spec) if maker else getattr(math, spec["callable"])
+    if maker is None:
+        return getattr(math, spec["callable"])  # shown as math.<name>
+    return described(*maker(spec))
 
 
 def pack(cases: list[dict[str, Any]]) -> str:
@@ -135,14 +166,21 @@ def unpack(text: str) -> list[dict[str, Any]]:
 def build_graph(spec: Mapping[str, Any], value_class: type[Value]) -> list[Value]:
     """The nodes of an encoded graph, in the encoded order (the root is last).
 
-    Each node is [data, parent indices, local derivatives, label, grad].
+    Each node is [data, parent indices, local derivatives, label, grad]. The
+    order need not be topological (hidden cases shuffle it, so that it gives
+    no topological order away): every node is made first, in the encoded order,
+    and linked to its parents after.
     """
-    nodes: list[Value] = []
-    for data, parents, local_grads, label, grad in spec["nodes"]:
-        node = value_class(data, tuple(nodes[i] for i in parents), tuple(local_grads), "", label)
-        node.op = spec.get("ops", {}).get(str(len(nodes)), "")
+    nodes = [value_class(data, (), (), "", label) for data, _, _, label, _ in spec["nodes"]]
+    for i, (node, (_, parents, local_grads, _, grad)) in enumerate(
+        zip(nodes, spec["nodes"], strict=True)
+    ):
+        if len(parents) != len(local_grads):
+            raise ValueError("need one local derivative per parent")
+        node.parents = tuple(nodes[p] for p in parents)
+        node.local_grads = tuple(float(g) for g in local_grads)
+        node.op = spec.get("ops", {}).get(str(i), "")
         node.grad = grad
-        nodes.append(node)
     return nodes
 
 
@@ -189,6 +227,8 @@ def observe_case(
         # "calls": n calls on the same inputs (calling backward twice doubles the gradients)
         for _ in range(case.get("calls", 1)):
             result = checks.call(function, *args, may_change_inputs=bool(graph), **kwargs)
+    if case.get("fresh"):  # the exercise promises a new array, never an input itself
+        refuse_aliases(function, result, args)
     observe = case.get("observe", "return")
     if observe == "grads":
         return [node.grad for node in graph]
@@ -199,6 +239,27 @@ def observe_case(
     if "callback" in case:
         return {"return": result, "callback": callback_calls}
     return result
+
+
+def refuse_aliases(function: Callable[..., Any], result: Any, args: list[Any]) -> None:
+    """Fail when an array of ``result`` shares memory with an array among ``args``."""
+    inputs = list(_arrays(args))
+    if any(np.shares_memory(out, given) for out in _arrays(result) for given in inputs):
+        name = getattr(function, "__name__", "the function")
+        what = f"{name} returned an array it was given (an alias), not a new array"
+        raise CheckFailed(f"{what}.\n{mistake_line('aliased_result')}", what, "aliased_result")
+
+
+def _arrays(value: Any) -> Iterator[np.ndarray]:
+    """Every numpy array inside nested lists, tuples and dicts."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _arrays(item)
 
 
 def positions_in_graph(function: Callable[..., Any], order: Any, graph: list[Value]) -> list[int]:
@@ -295,47 +356,54 @@ def recorded_stand_ins(recordings: Mapping[str, Any], graph: list[Value]) -> dic
     }
 
 
-def stand_in(name: str, recording: Any, own: Any, graph: list[Value]) -> Any:
-    """What replaces dependency ``name`` while a case runs."""
-    if isinstance(recording, dict) and "table" in recording:
-        calls = {key: _decoded(c) for key, c in recording["table"].items()}
-        return answers_table(name, calls)(own)
-    if isinstance(recording, dict) and "order" in recording:
-        order = [graph[i] for i in recording["order"]]
-        return lambda root, *rest: (
-            list(order) if root is graph[-1] else _own(name, own)(root, *rest)
-        )
-    return Recorded(name, _decoded(recording), own)
+def stand_in(name: str, recording: Mapping[str, Any], own: Any, graph: list[Value]) -> Any:
+    """What replaces dependency ``name`` while a case runs.
+
+    ``recording``: ``{"sealed": [entries]}`` for a function, ``{"table": {key:
+    [entries]}}`` for a table of functions (see :func:`seal_call`).
+    """
+    if "table" in recording:
+        own_table = own if isinstance(own, Mapping) else {}
+        return {
+            key: Recorded(f"{name}[{key!r}]", entries, own_table.get(key), graph=graph)
+            for key, entries in recording["table"].items()
+        }
+    return Recorded(name, recording["sealed"], own, graph=graph)
 
 
-def _decoded(calls: list) -> list[tuple[list, Any]]:
-    return [(decode(args), decode(result)) for args, result in calls]
+def seal_call(args: list[Any], result: Any, nodes: Sequence[Value] = ()) -> str:
+    """One recorded call's result, sealed under its arguments (:mod:`backprop_course.sealed`).
+
+    A result that is a graph's node, or a list of nodes, travels as indices in
+    ``nodes``, the graph the stand-in will hold.
+    """
+    if isinstance(result, list) and result and all(isinstance(v, Value) for v in result):
+        index = {id(node): i for i, node in enumerate(nodes)}
+        plain = {"nodes": [index[id(node)] for node in result]}
+    else:
+        plain = encode(result)
+    return sealed.seal(args, json.dumps(plain, separators=(",", ":")).encode())
 
 
 def answers(
-    name: str, calls: list[tuple[list, Any]], rtol: float = 1e-9
+    name: str, calls: list[tuple[list, Any]], nodes: Sequence[Value] = ()
 ) -> Callable[[Any], Recorded]:
     """A stand-in maker: answer these (arguments, result) calls, pass the rest on.
 
-    ``rtol``: how close arguments must be to a recorded call's (published
-    figures with 9 digits need about 1e-7).
+    The calls are sealed here, once: the maker keeps no plain argument or
+    result. ``nodes``: the graph whose Values the calls return (see
+    :func:`seal_call`), kept in an order that tells nothing.
     """
-    return lambda own: Recorded(name, calls, own, rtol)
+    entries = [seal_call(list(args), result, nodes) for args, result in calls]
+    return lambda own: Recorded(name, entries, own, graph=nodes)
 
 
 def answers_table(
     name: str, calls: Mapping[str, list[tuple[list, Any]]]
 ) -> Callable[[Any], dict[str, Recorded]]:
     """The same for a table of functions such as ACTIVATIONS, entry by entry."""
-
-    def make(own: Any) -> dict[str, Recorded]:
-        own_table = own if isinstance(own, Mapping) else {}
-        return {
-            key: Recorded(f"{name}[{key!r}]", entry_calls, own_table.get(key))
-            for key, entry_calls in calls.items()
-        }
-
-    return make
+    table = {key: [seal_call(list(a), r) for a, r in entry] for key, entry in calls.items()}
+    return lambda own: stand_in(name, {"table": table}, own, graph=[])
 
 
 def _own(name: str, own: Any) -> Callable[..., Any]:
@@ -345,12 +413,19 @@ def _own(name: str, own: Any) -> Callable[..., Any]:
 
 
 class Recorded:
-    """A dependency that answers recorded calls with the recorded results."""
+    """A dependency that answers each sealed call, and only it, with its recorded result.
+
+    It holds sealed entries only. A call whose arguments round like a recorded
+    call's (equal to about 1e-7: far looser than computing them in another
+    order needs; strings, shapes and keys exactly) opens that entry and gets
+    its result, decoded afresh; nothing decrypted is kept. Other calls go to
+    the student's own function.
+    """
 
     def __init__(
-        self, name: str, calls: list[tuple[list, Any]], own: Any, rtol: float = 1e-9
+        self, name: str, entries: list[str], own: Any, graph: Sequence[Value] = ()
     ) -> None:
-        self.name, self.calls, self.own, self.rtol = name, calls, own, rtol
+        self.name, self.entries, self.own, self.graph = name, entries, own, graph
         self.__name__ = name
         try:
             self.signature = inspect.signature(own) if callable(own) else None
@@ -359,9 +434,9 @@ class Recorded:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         positional = self._positional(args, kwargs)
-        for recorded_args, result in self.calls:
-            if positional is not None and same_inputs(positional, recorded_args, self.rtol):
-                return _fresh(result)
+        if positional is not None:
+            for plaintext in sealed.opened(self.entries, positional):
+                return _argument(json.loads(plaintext), list(self.graph))  # new at every call
         return _own(self.name, self.own)(*args, **kwargs)
 
     def _positional(self, args: tuple, kwargs: dict) -> list | None:

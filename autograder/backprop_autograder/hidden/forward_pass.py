@@ -1,8 +1,12 @@
 """Hidden checks for lesson 01, the forward pass: one function per exercise.
 
-Random shapes (m = 1 included) and values; expected results from the
-reference; dependencies on earlier exercises isolated (see
-:mod:`backprop_course.replay`).
+Random values, and shapes that are never degenerate, by construction under
+every seed: wherever a shape or an order matters, a case has at least two
+rows and two columns and is not square, so that a transposed or broadcast
+answer cannot pass for the right one; m = 1 and m > 1 both appear where an
+answer may treat them alike; every network mixes its activations and has
+layers of different widths. Expected results from the reference;
+dependencies on earlier exercises isolated (see :mod:`backprop_course.replay`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from backprop_autograder.cases import (
     call_case,
     columns,
     random_params,
-    random_sizes,
     replaying_check,
 )
 from backprop_course.checks import forward_pass as check
@@ -24,41 +27,83 @@ Rng = np.random.Generator
 NAMES = ["sigmoid", "tanh", "relu", "identity"]
 
 
-def _shape(rng: Rng) -> tuple[int, int]:
-    return int(rng.integers(1, 6)), int(rng.choice([1, int(rng.integers(2, 7))]))
+def _non_square(rng: Rng, low: int = 2, high: int = 6) -> tuple[int, int]:
+    """(rows, columns), both >= low and never equal: a transpose has another shape."""
+    rows = int(rng.integers(low, high + 1))
+    cols = int(rng.integers(low, high))
+    return rows, cols + (cols >= rows)
+
+
+def _widths(rng: Rng, count: int, low: int = 1, high: int = 9) -> list[int]:
+    """``count`` different widths: no W^l is square, and no index slip lands on an equal size."""
+    return [int(n) for n in rng.choice(np.arange(low, high + 1), size=count, replace=False)]
+
+
+def _column(rng: Rng, low: int = 2, high: int = 6) -> tuple[int, int]:
+    """A single example (m = 1) of at least ``low`` rows."""
+    return int(rng.integers(low, high + 1)), 1
+
+
+def _around_the_kink(rng: Rng, rows: int, cols: int) -> np.ndarray:
+    """Random z holding, at random places, a value on each side of relu's kink and
+    thresholds: below -1, in (-1, 0), exactly 0, in (0, 1), above 1."""
+    z = columns(rng, rows, cols, scale=2.0)
+    special = [
+        -rng.uniform(1.1, 3.0),
+        -rng.uniform(0.05, 0.95),
+        0.0,
+        rng.uniform(0.05, 0.95),
+        rng.uniform(1.1, 3.0),
+    ]
+    z.flat[rng.choice(z.size, size=len(special), replace=False)] = special
+    return z
 
 
 def sigmoid(rng: Rng) -> list[dict]:
-    cases = [call_case(ref.sigmoid, columns(rng, *_shape(rng), scale=4.0)) for _ in range(3)]
-    extreme = rng.choice([-1.0, 1.0], (2, 3)) * rng.uniform(700.0, 1000.0, (2, 3))
+    shapes = [_non_square(rng), _column(rng), _non_square(rng)]
+    cases = [call_case(ref.sigmoid, columns(rng, *shape, scale=4.0)) for shape in shapes]
+    shape = _non_square(rng, high=4)
+    extreme = _both_signs(rng, shape) * rng.uniform(700.0, 1000.0, shape)
     return [*cases, call_case(ref.sigmoid, extreme)]
+
+
+def _both_signs(rng: Rng, shape: tuple[int, int]) -> np.ndarray:
+    """Random signs, each of -1 and +1 at least once (the two ends of an S-curve)."""
+    signs = rng.choice([-1.0, 1.0], shape)
+    first, second = rng.choice(signs.size, size=2, replace=False)
+    signs.flat[first], signs.flat[second] = -1.0, 1.0
+    return signs
 
 
 def sigmoid_prime(rng: Rng) -> list[dict]:
     cases = []
-    for _ in range(3):
-        z = columns(rng, *_shape(rng), scale=3.0)
+    for shape in (_non_square(rng), _column(rng), _non_square(rng)):
+        z = columns(rng, *shape, scale=3.0)
         variants = {"sigma_prime_of_a": z * (1 - z)}
         cases.append(call_case(ref.sigmoid_prime, z, isolate=["sigmoid"], variants=variants))
     return cases
 
 
 def relu(rng: Rng) -> list[dict]:
-    z = columns(rng, 4, 5)
-    z[0, :2] = 0.0
-    return [call_case(ref.relu, z), call_case(ref.relu, columns(rng, *_shape(rng)))]
+    shapes = [_non_square(rng), _column(rng, low=5, high=7)]
+    return [call_case(ref.relu, _around_the_kink(rng, *shape)) for shape in shapes]
 
 
 def relu_prime(rng: Rng) -> list[dict]:
-    z = columns(rng, 3, 6)
-    z[1, ::2] = 0.0
-    return [call_case(ref.relu_prime, z), call_case(ref.relu_prime, columns(rng, *_shape(rng)))]
+    shapes = [_non_square(rng), _column(rng, low=5, high=7)]
+    return [call_case(ref.relu_prime, _around_the_kink(rng, *shape)) for shape in shapes]
 
 
 def softmax(rng: Rng) -> list[dict]:
+    """Every batch has a column of large logits (exp overflows without the shift) next to
+    columns of ordinary ones, and another shift per column: only each column's own maximum
+    keeps every column right."""
     cases = []
-    for scale, offset in ((2.0, 0.0), (3.0, 600.0), (1.0, -900.0)):
-        z = columns(rng, int(rng.integers(2, 6)), int(rng.integers(2, 5)), scale) + offset
+    for scale in (1.0, 2.0, 3.0):
+        k, m = _non_square(rng)
+        offsets = rng.choice([-900.0, -3.0, 0.0, 5.0, 750.0], m)
+        offsets[rng.integers(m)] = 750.0
+        z = columns(rng, k, m, scale) + offsets
         e = np.exp(z - z.max())
         cases.append(
             call_case(
@@ -71,15 +116,16 @@ def softmax(rng: Rng) -> list[dict]:
 
 
 def dense_forward(rng: Rng) -> list[dict]:
+    """A layer that is not square on a batch, then on one example; then a square layer
+    on one example, where W a_prev + b has the shape of the mistakes it is told from."""
     cases = []
-    for square in (False, False, True):
-        n_prev = int(rng.integers(2, 6))
-        n_l = n_prev if square else n_prev + int(rng.integers(1, 3))
-        m = 1 if square else int(rng.integers(1, 5))
+    rows, cols = _non_square(rng)
+    batch = int(rng.choice([m for m in range(2, 7) if m not in (rows, cols)]))
+    for n_l, n_prev, m in ((rows, cols, batch), (cols, rows, 1), (cols, cols, 1)):
         W, b, a_prev = columns(rng, n_l, n_prev), columns(rng, n_l, 1), columns(rng, n_prev, m)
         z = W @ a_prev + b
         variants = {"a_l_for_a_prev": (z, (z, W, b))}
-        if square:
+        if n_l == n_prev:
             variants["transposed"] = (W.T @ a_prev + b, (a_prev, W, b))
             variants["elementwise_for_matmul"] = (W * a_prev + b, (a_prev, W, b))
         cases.append(call_case(ref.dense_forward, W, b, a_prev, variants=variants))
@@ -88,9 +134,10 @@ def dense_forward(rng: Rng) -> list[dict]:
 
 def layer_forward(rng: Rng) -> list[dict]:
     cases = []
-    for activation in NAMES:
-        n_prev, n_l, m = (int(n) for n in rng.integers(1, 5, size=3))
-        W, b, a_prev = columns(rng, n_l, n_prev), columns(rng, n_l, 1), columns(rng, n_prev, m)
+    for activation, m in zip(NAMES, (1, 3, 2, 4), strict=True):
+        n_l, n_prev = _non_square(rng, high=5)
+        W, a_prev = columns(rng, n_l, n_prev), columns(rng, n_prev, m)
+        b = _biases_for_both_signs(rng, W @ a_prev)
         a, cache = ref.layer_forward(W, b, a_prev, activation)
         cases.append(
             call_case(
@@ -106,17 +153,28 @@ def layer_forward(rng: Rng) -> list[dict]:
     return cases
 
 
+def _biases_for_both_signs(rng: Rng, Wa: np.ndarray) -> np.ndarray:
+    """Random biases, except that row 0 of z = W a + b is all positive and row 1 all
+    negative: every activation (relu too) then differs from its derivative, and a from z."""
+    b = columns(rng, Wa.shape[0], 1)
+    b[0] = -Wa[0].min() + rng.uniform(0.5, 1.5)
+    b[1] = -Wa[1].max() - rng.uniform(0.5, 1.5)
+    return b
+
+
 def init_params(rng: Rng) -> Judged:
-    sizes = random_sizes(rng, int(rng.integers(2, 5)), low=2, high=9)
+    # Two to four layers of different widths: an index slip (n_{l-2}, n_L) gives another shape.
+    sizes = _widths(rng, int(rng.integers(3, 6)), low=2)
     return replaying_check(check.init_params, ref.init_params, sizes=sizes)
 
 
 def forward(rng: Rng) -> list[dict]:
+    """One network of each depth 1 to 4, different widths, different activations per layer."""
     cases = []
-    for layers in (1, 2, 3, 4):
-        sizes = random_sizes(rng, layers)
-        activations = [str(rng.choice(NAMES)) for _ in range(layers)]
-        x = columns(rng, sizes[0], int(rng.integers(1, 5)))
+    for layers, m in zip((1, 2, 3, 4), (3, 1, 4, 2), strict=True):
+        sizes = _widths(rng, layers + 1, high=6)
+        activations = [str(name) for name in rng.permutation(NAMES)[:layers]]
+        x = columns(rng, sizes[0], m)
         cases.append(
             call_case(
                 ref.forward,
@@ -130,30 +188,33 @@ def forward(rng: Rng) -> list[dict]:
 
 
 def half_squared_error(rng: Rng) -> list[dict]:
+    """n_L >= 2 units and m >= 2 examples, never as many: every axis and every mean matters."""
     cases = []
     for _ in range(3):
-        n_L, m = int(rng.integers(1, 5)), int(rng.integers(2, 6))
+        n_L, m = _non_square(rng)
         a, y = columns(rng, n_L, m), columns(rng, n_L, m)
         cost = ref.half_squared_error(a, y)
-        variants = {"missing_1_over_m": cost * m}
-        if n_L > 1:
-            variants["mean_over_units"] = cost / n_L
+        variants = {"missing_1_over_m": cost * m, "mean_over_units": cost / n_L}
         cases.append(call_case(ref.half_squared_error, a, y, variants=variants))
     return cases
 
 
 def weight_shape(rng: Rng) -> list[dict]:
+    """Layers l >= 3 of deep networks with different widths, so that no slip in l - 1
+    (l, 1, 1 - l, l - 2) lands on the same width."""
     cases = []
     for _ in range(3):
-        sizes = random_sizes(rng, int(rng.integers(2, 5)), low=1, high=900)
-        l = int(rng.integers(1, len(sizes)))
+        L = int(rng.integers(4, 7))
+        # sizes[1 - l] is sizes[L + 2 - l]: the same entry as sizes[l - 1] when L = 2l - 3.
+        l = int(rng.choice([l for l in range(3, L + 1) if L != 2 * l - 3]))
+        sizes = _widths(rng, L + 1, high=900)
         shape = ref.weight_shape(sizes, l)
         cases.append(call_case(ref.weight_shape, sizes, l, variants={"transposed": shape[::-1]}))
     return cases
 
 
 def parameter_count(rng: Rng) -> list[dict]:
+    # With L = 1, n_{1 - l} is n_{l - 1}: every network here has two layers or more.
     return [
-        call_case(ref.parameter_count, random_sizes(rng, layers, low=1, high=500))
-        for layers in (1, 2, 4)
+        call_case(ref.parameter_count, _widths(rng, layers + 1, high=500)) for layers in (2, 3, 4)
     ]

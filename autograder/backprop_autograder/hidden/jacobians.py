@@ -1,10 +1,18 @@
 """Hidden checks for lesson 03, Jacobians: one function per exercise.
 
-Random shapes and values; the elementwise derivative passed in is one of a
+Random values, and shapes that are never degenerate, by construction under
+every seed: the two sides of every Jacobian and of every product differ
+(k != n, n != m, all at least 2), so that no transposed, swapped or
+broadcast answer has the right shape and values; m = 1 appears where an
+answer may treat one example apart (never where it would be right only
+there). Every numerical Jacobian is taken where the one-sided difference is
+far outside the tolerance. The elementwise derivative passed in is one of a
 few known functions, encoded by name.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -18,26 +26,63 @@ def _n(rng: Rng, low: int = 1, high: int = 5) -> int:
     return int(rng.integers(low, high + 1))
 
 
-def numerical_jacobian(rng: Rng) -> list[dict]:
-    cases = []
-    n, k = _n(rng, 2), _n(rng, 2)
-    f = Encoded(callable="tanh_of_linear", matrix=columns(rng, k, n).tolist())
-    cases.append(call_case(ref.numerical_jacobian, f, columns(rng, n, 1), rtol=1e-6, atol=1e-8))
-    x = columns(rng, _n(rng, 2, 3), _n(rng, 2, 3))
-    h = 0.1
-    one_sided = np.diag(np.ravel(((x + h) ** 3 - x**3) / h))
-    cases.append(
-        call_case(
-            ref.numerical_jacobian,
-            Encoded(callable="cube"),
-            x,
-            h,
-            variants={"one_sided_difference": one_sided},
-            rtol=1e-7,
-            atol=1e-8,
-        )
+def _distinct(rng: Rng, count: int, low: int = 2, high: int = 6) -> list[int]:
+    """``count`` different sizes, each at least ``low``."""
+    return [int(n) for n in rng.choice(np.arange(low, high + 1), size=count, replace=False)]
+
+
+def _signs(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.choice([-1.0, 1.0], shape)
+
+
+def _one_sided(f: Encoded, x: np.ndarray, h: float) -> np.ndarray:
+    """What a one-sided difference (f(x + h e_j) - f(x)) / h gives, column by column."""
+    x = np.array(x, dtype=np.float64)
+    f_x = np.ravel(f(x))
+    steps = np.eye(x.size) * h
+    return np.stack([(np.ravel(f(x + s.reshape(x.shape))) - f_x) / h for s in steps], axis=1)
+
+
+def _numerical_case(f: Encoded, x: np.ndarray, h: float | None, **tolerances: float) -> dict:
+    """A case of numerical_jacobian(f, x, h), or of its default step when h is None."""
+    args = (f, x) if h is None else (f, x, h)
+    default = inspect.signature(ref.numerical_jacobian).parameters["h"].default
+    one_sided = _one_sided(f, x, default if h is None else h)
+    return call_case(
+        ref.numerical_jacobian,
+        *args,
+        variants={"one_sided_difference": one_sided},
+        **tolerances,
     )
+
+
+def numerical_jacobian(rng: Rng) -> list[dict]:
+    """tanh(A x) three ways, each curved enough where it is taken that a one-sided
+    difference misses by many times the tolerance, and never square (a Jacobian built
+    row by row, transposed, has another shape): the default step with steep rows, more
+    inputs than outputs; h = 0.1 on a matrix x (flattened row by row); h = 0.01 with
+    more outputs than inputs."""
+    # Default h = 1e-6: the one-sided error is about h |tanh(u_i)| A_ij^2 sech^2(u_i),
+    # tanh(u_i) |A_ij| > 20 times the relative tolerance; u = A x is kept in
+    # 0.5 <= |u_i| <= 1.2, where tanh is far from flat and from linear.
+    k, n = sorted(_distinct(rng, 2, high=5))  # more inputs than outputs: A x = u has a solution
+    A = _signs(rng, (k, n)) * rng.uniform(50.0, 100.0, (k, n))
+    u = _signs(rng, (k, 1)) * rng.uniform(0.5, 1.2, (k, 1))
+    cases = [_numerical_case(_tanh_of(A), np.linalg.pinv(A) @ u, None, rtol=1e-6, atol=1e-8)]
+    # h = 0.1 and 0.01: a one-sided difference is off by about h/2 times the curvature.
+    p, q = _distinct(rng, 2, high=4)
+    A = columns(rng, _n(rng, 2, p * q - 1), p * q, scale=2.0)
+    x = columns(rng, p, q, scale=0.5)
+    cases.append(_numerical_case(_tanh_of(A), x, 0.1, rtol=1e-7, atol=1e-8))
+    n = _n(rng, 2, 4)
+    A = columns(rng, n + _n(rng, 1, 2), n, scale=2.0)
+    cases.append(_numerical_case(_tanh_of(A), columns(rng, n, 1, 0.5), 0.01, rtol=1e-7, atol=1e-8))
     return cases
+
+
+def _tanh_of(A: np.ndarray) -> Encoded:
+    """f(x) = tanh(A x), x flattened row by row."""
+    return Encoded(callable="tanh_of_linear", matrix=A.tolist())
 
 
 def elementwise_jacobian(rng: Rng) -> list[dict]:
@@ -48,10 +93,11 @@ def elementwise_jacobian(rng: Rng) -> list[dict]:
 
 
 def elementwise_vjp(rng: Rng) -> list[dict]:
+    """A batch with n != m, then one example (m = 1)."""
     cases = []
-    for name in ("tanh_prime", "cube_prime"):
-        n, m = _n(rng), _n(rng)
-        v, z = columns(rng, n, m), columns(rng, n, m)
+    n, m = _distinct(rng, 2)
+    for name, (rows, cols) in (("tanh_prime", (n, m)), ("cube_prime", (n, 1))):
+        v, z = columns(rng, rows, cols), columns(rng, rows, cols)
         cases.append(
             call_case(
                 ref.elementwise_vjp,
@@ -65,25 +111,29 @@ def elementwise_vjp(rng: Rng) -> list[dict]:
 
 
 def linear_jacobian_weights(rng: Rng) -> list[dict]:
-    cases = []
-    for _ in range(2):
-        k, n = _n(rng), _n(rng, 2)
-        cases.append(call_case(ref.linear_jacobian_weights, columns(rng, k, n), columns(rng, n, 1)))
-    return cases
+    """W of shape (k, n) with k != n, both at least 2: once wide, once tall."""
+    k, n = _distinct(rng, 2, high=5)
+    return [
+        call_case(ref.linear_jacobian_weights, columns(rng, rows, cols), columns(rng, cols, 1))
+        for rows, cols in ((k, n), (n, k))
+    ]
 
 
 def linear_vjp_input(rng: Rng) -> list[dict]:
-    cases = []
-    for _ in range(2):
-        k, n, m = _n(rng), _n(rng), _n(rng)
-        cases.append(call_case(ref.linear_vjp_input, columns(rng, k, m), columns(rng, k, n)))
-    return cases
+    """k, n and m all different (so W^T, v and the result have three different shapes),
+    then one example (m = 1) with k != n."""
+    k, n, m = _distinct(rng, 3)
+    return [
+        call_case(ref.linear_vjp_input, columns(rng, k, m), columns(rng, k, n)),
+        call_case(ref.linear_vjp_input, columns(rng, n, 1), columns(rng, n, k)),
+    ]
 
 
 def linear_vjp_weights(rng: Rng) -> list[dict]:
+    """k, n and m all different, m >= 2: for one example v * a^T would be right too."""
     cases = []
     for _ in range(2):
-        k, n, m = _n(rng), _n(rng), _n(rng)
+        k, n, m = _distinct(rng, 3)
         v, a = columns(rng, k, m), columns(rng, n, m)
         cases.append(call_case(ref.linear_vjp_weights, v, a, variants={"transposed": a @ v.T}))
     return cases
@@ -100,17 +150,21 @@ def softmax_jacobian(rng: Rng) -> list[dict]:
 
 
 def softmax_vjp(rng: Rng) -> list[dict]:
+    """Batches with k != m, one of them of large logits, then one example (m = 1)."""
+    k, m = _distinct(rng, 2)
     cases = []
-    for offset in (0.0, 500.0):
-        k, m = _n(rng, 2), _n(rng)
-        cases.append(
-            call_case(ref.softmax_vjp, columns(rng, k, m), columns(rng, k, m, 2.0) + offset)
-        )
+    for (rows, cols), offset in (((k, m), 0.0), ((m, k), 500.0), ((k, 1), -300.0)):
+        z = columns(rng, rows, cols, 2.0) + offset
+        cases.append(call_case(ref.softmax_vjp, columns(rng, rows, cols), z))
     return cases
 
 
 def count_multiply_adds(rng: Rng) -> list[dict]:
-    return [
-        call_case(ref.count_multiply_adds, _n(rng, 1, 1000), _n(rng, 1, 1000), _n(rng, 1, 64))
-        for _ in range(3)
-    ]
+    """n_out, n_in and m all different and at least 2: no factor can be dropped or swapped."""
+    cases = []
+    for _ in range(3):
+        m = _n(rng, 2, 64)
+        sizes = np.setdiff1d(np.arange(2, 1001), [m])
+        n_out, n_in = (int(n) for n in rng.choice(sizes, size=2, replace=False))
+        cases.append(call_case(ref.count_multiply_adds, n_out, n_in, m))
+    return cases

@@ -1,6 +1,6 @@
 """Hidden checks for lesson 04, the four equations: one function per exercise.
 
-Random networks (depth 1-3, every activation, every loss), one example at a
+Random networks (depth 1, 3 and 4, every activation, every loss), one example at a
 time; backprop's calls of BP1-BP4 answered by recorded stand-ins.
 """
 
@@ -86,20 +86,23 @@ def bp4_shapes(rng: Rng) -> list[dict]:
 
 
 def _networks(rng: Rng) -> list[tuple[list[int], list[str], str]]:
-    """Three networks that every backprop mistake can be seen in, under every seed.
+    """Four networks that every backprop mistake can be seen in, under every seed.
 
-    1, 2 and 3 layers; in each, all layer sizes differ (no W^l is square, so
-    nothing transposed fits); the activations of a network all differ; the
-    three (output, loss) pairs are each used once, so the
-    asymmetric softmax cross-entropy is always there.
+    One layer (no BP2 at all), then 3, 3 and 4 layers: an index off by one in
+    the backward loop needs a third layer to show. In each network all layer
+    sizes differ (no W^l is square, so nothing transposed fits), neighbouring
+    layers have different activations and no hidden layer has the output's.
+    The deep ones take the three (output, loss) pairs once each, and the
+    one-layer network has the softmax cross-entropy, the loss that is not
+    symmetric in its arguments.
     """
     outputs = [OUTPUTS[i] for i in rng.permutation(len(OUTPUTS))]
-    found = []
-    for layers, (activation, loss) in zip((1, 2, 3), outputs, strict=True):
-        sizes = _distinct(rng, layers + 1)
-        others = [h for h in HIDDEN if h != activation]  # no layer shares the output's σ
-        hidden = [str(h) for h in rng.permutation(others)[: layers - 1]]
-        found.append((sizes, [*hidden, activation], loss))
+    found = [(_distinct(rng, 2), ["identity"], "softmax_cross_entropy")]
+    for layers, (activation, loss) in zip((3, 3, 4), outputs, strict=True):
+        others = [h for h in HIDDEN if h != activation]  # no hidden layer has the output's σ
+        first, second = (str(h) for h in rng.permutation(others)[:2])
+        hidden = [first, second, first][: layers - 1]  # neighbours always differ
+        found.append((_distinct(rng, layers + 1), [*hidden, activation], loss))
     return found
 
 

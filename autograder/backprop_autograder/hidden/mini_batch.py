@@ -43,7 +43,7 @@ def batch_bias_gradient(rng: Rng) -> list[dict]:
 
 
 def backprop_batch(rng: Rng) -> list[dict]:
-    """The three networks of lesson 04's check with batches of m > 1, then one of m = 1."""
+    """Lesson 04's four networks with batches of m > 1, then a 3-layer one with m = 1."""
     cases = []
     drawn = _networks(rng)
     batches = [(network, int(rng.integers(2, 7))) for network in drawn] + [(drawn[1], 1)]

@@ -35,8 +35,8 @@ from backprop_autograder.mutation.catalogue import Mutant, diff, mutants, notebo
 from backprop_autograder.mutation.verdicts import Outcome
 
 REPORT = Path("build/mutation/report.json")
-SAMPLE_EVERY = 9  # the sample: every 9th mutant of each exercise (the first included)
-SAMPLE_SEEDS = 5
+SAMPLE_EVERY = 6  # the sample: every 6th mutant of each exercise (the first included)
+SAMPLE_SEEDS = 10
 
 
 def siblings(lesson: Lesson) -> dict[str, list[str]]:

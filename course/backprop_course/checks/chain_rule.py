@@ -9,14 +9,24 @@ topological order.
 from __future__ import annotations
 
 import math
+import random
 from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backprop_course.checking import CheckFailed, Checks, namespace_of, quiet
+from backprop_course.checking import (
+    ATOL,
+    RTOL,
+    CheckFailed,
+    Checks,
+    described,
+    difference,
+    namespace_of,
+    quiet,
+)
 from backprop_course.engine import Value, make_value_class
 from backprop_course.grading import exercise_check
-from backprop_course.replay import build_graph
+from backprop_course.replay import answers, build_graph
 
 Function = Callable[..., object]
 DIFFERENCE_STEP = 1e-6
@@ -30,7 +40,7 @@ def _centred(f: Callable[[float], float], x: float, h: float = DIFFERENCE_STEP) 
 def numerical_derivative(fn: Function) -> None:
     """(f(x + h) - f(x - h)) / 2h."""
     checks = Checks("numerical_derivative")
-    cube = lambda x: x**3  # noqa: E731
+    cube = described(lambda x: x**3, "f(x) = x³")
     # (1.1^3 - 0.9^3) / 0.2 = (1.331 - 0.729) / 0.2 = 3.01; one-sided: 0.331 / 0.1 = 3.31.
     checks.expect(
         checks.call(fn, cube, 1.0, 0.1),
@@ -156,7 +166,14 @@ def relu_rule(fn: Function) -> None:
         "relu_rule",
         fn,
         points=[(0.8,), (-0.6,)],
-        examples=[((-2.0,), (0.0, (0.0,))), ((3.0,), (3.0, (1.0,))), ((0.0,), (0.0, (0.0,)))],
+        # On each side of 0, and of -1 and 1 too: x in (0, 1) still has slope 1.
+        examples=[
+            ((-2.0,), (0.0, (0.0,))),
+            ((-0.5,), (0.0, (0.0,))),
+            ((0.0,), (0.0, (0.0,))),
+            ((0.5,), (0.5, (1.0,))),
+            ((3.0,), (3.0, (1.0,))),
+        ],
     )
 
 
@@ -329,22 +346,45 @@ def _tracking_engine(fn: Function, created: list[Value]) -> type[Value]:
     return Tracked
 
 
+def _backward_graphs(fn: Function) -> tuple[list[Value], dict[str, Callable[[Any], Any]]]:
+    """x, x * x, a, b and g of micrograd's example, and a stand-in topological_order.
+
+    Nodes are made after their parents, so the order of making is topological:
+    the stand-in answers topological_order(root) with it, sealed. The graphs
+    the check uses are copies made in a shuffled order, so that neither a list
+    of their nodes nor the order they were made in tells a topological order.
+    """
+    created: list[Value] = []
+    V = _tracking_engine(fn, created)
+    x = V(3.0, label="x")
+    square = x * x
+    a, b, g = micrograd_example(V)
+    shuffled = random.sample(created, len(created))
+    index = {id(node): i for i, node in enumerate(shuffled)}
+    spec = {
+        "nodes": [
+            [n.data, [index[id(p)] for p in n.parents], list(n.local_grads), n.label, n.grad]
+            for n in shuffled
+        ],
+        "ops": {str(i): n.op for i, n in enumerate(shuffled) if n.op},
+    }
+    nodes = build_graph(spec, _engine(fn))
+    calls = []
+    for root in (square, g):
+        wanted = _ancestors(root)
+        order = [nodes[index[id(node)]] for node in created if id(node) in wanted]
+        calls.append(([order[-1]], order))
+    copies = [nodes[index[id(node)]] for node in (x, square, a, b, g)]
+    return copies, {"topological_order": answers("topological_order", calls, nodes=nodes)}
+
+
 @exercise_check
 def backward(fn: Function) -> None:
     """Every node's gradient, by the chain rule in reverse topological order."""
     checks = Checks("backward")
-    created: list[Value] = []
-    V = _tracking_engine(fn, created)
-
-    def creation_order(root: Value) -> list[Value]:
-        # Nodes are made after their parents, so the order of making is topological.
-        wanted = _ancestors(root)
-        return [node for node in created if id(node) in wanted]
-
+    (x, square, a, b, g), stand_ins = _backward_graphs(fn)
     # Your backward calls your topological_order: a correct one stands in here.
-    with checks.isolating(fn, {"topological_order": lambda own: creation_order}):
-        x = V(3.0, label="x")
-        square = x * x
+    with checks.isolating(fn, stand_ins):
         checks.call(fn, square, may_change_inputs=True)
         checks.expect(
             x.grad,
@@ -352,7 +392,6 @@ def backward(fn: Function) -> None:
             what="d(x * x)/dx at x = 3 (x is used twice)",
             variants={"overwritten_gradient": 3.0},
         )
-        a, b, g = micrograd_example(V)
         checks.call(fn, g, may_change_inputs=True)
         checks.expect(
             (a.grad, b.grad),
@@ -362,7 +401,40 @@ def backward(fn: Function) -> None:
             atol=1e-4,
         )
         checks.expect(g.grad, 1.0, what="the root's own gradient dg/dg")
+        _backward_adds(checks, fn, x, square, g)
     checks.done()
+
+
+def _backward_adds(checks: Checks, fn: Function, x: Value, square: Value, g: Value) -> None:
+    """The engine's rule: backward(root) ADDS d root/d v to v.grad. Gradients already in
+    the graph stay, and a second call adds the same again: every gradient exactly doubles."""
+    x.grad, square.grad = 0.5, -2.0  # left there by an earlier computation, say
+    checks.call(fn, square, may_change_inputs=True)
+    _expect_added(
+        checks,
+        (x.grad, square.grad),
+        (6.5, -1.0),
+        what="(x.grad, (x * x).grad)",
+        rule="backward(x * x) at x = 3, on grads that held 0.5 (x) and -2 (x * x) already, "
+        "should add 6 and 1 to them",
+    )
+    nodes = list(_ancestors(g).values())
+    once = [node.grad for node in nodes]
+    checks.call(fn, g, may_change_inputs=True)
+    _expect_added(
+        checks,
+        [node.grad for node in nodes],
+        [2.0 * grad for grad in once],
+        what=f"the grads of its {len(nodes)} nodes",
+        rule="a second backward(g) on micrograd's example adds the same gradients again, "
+        "so every grad should be exactly twice what the first call gave",
+    )
+
+
+def _expect_added(checks: Checks, got: object, expected: object, what: str, rule: str) -> None:
+    """Compare; once one call's gradients were right, any difference here breaks the rule."""
+    problem = difference(got, expected, what, RTOL, ATOL)
+    checks.require(problem is None, f"{rule}:\n{problem}", mistake="backward_not_additive")
 
 
 @exercise_check

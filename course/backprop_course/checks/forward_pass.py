@@ -159,15 +159,15 @@ def dense_forward(fn: Function) -> None:
         },
         **PUBLISHED,
     )
-    # A layer with 3 units, 2 inputs and a batch of 2 columns, worked by hand.
+    # A layer with 3 units, 2 inputs and a batch of 3 columns, worked by hand.
     W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     b = np.array([[1.0], [0.0], [-1.0]])
-    a_prev = np.array([[1.0, -1.0], [2.0, 0.0]])
+    a_prev = np.array([[1.0, -1.0, 0.0], [2.0, 0.0, 1.0]])
     z, cache = _pair(checks, checks.call(fn, W, b, a_prev), "dense_forward")
     checks.expect(
         z,
-        np.array([[6.0, 0.0], [11.0, -3.0], [16.0, -6.0]]),
-        what="z for W (3, 2), b (3, 1), a_prev (2, 2)",
+        np.array([[6.0, 0.0, 3.0], [11.0, -3.0, 4.0], [16.0, -6.0, 5.0]]),
+        what="z for W (3, 2), b (3, 1), a_prev (2, 3)",
     )
     checks.expect(
         cache,
@@ -307,7 +307,33 @@ def layer_forward(fn: Function) -> None:
             result = checks.call(fn, HAND_W, HAND_B, HAND_X, activation)
             a, _ = _pair(checks, result, "layer_forward")
             checks.expect(a, a_expected, what=f'a with activation "{activation}"')
+    _layer_on_a_batch(checks, fn)
     checks.done()
+
+
+# A one-layer network worked by hand: z = [[1, -2]] x + 0.5.
+ONE_W, ONE_B = np.array([[1.0, -2.0]]), np.array([[0.5]])
+ONE_Z = np.array([[-2.5, 1.5]])
+
+
+def _forward_caches() -> tuple[LayerCache, LayerCache, LayerCache]:
+    """The caches of Mazur's two layers and of the one-layer network."""
+    return (
+        LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid"),
+        LayerCache(MAZUR_OUT_H, MAZUR_W2, MAZUR_NET_O, MAZUR_OUT_O, "sigmoid"),
+        LayerCache(HAND_X, ONE_W, ONE_Z, ONE_Z, "identity"),
+    )
+
+
+def _forward_stand_ins() -> dict[str, Callable[[object], object]]:
+    """Correct answers for the calls forward makes (sealed: made here, kept by no one else)."""
+    layer_1, layer_2, one_layer = _forward_caches()
+    calls = [
+        ([MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid"], (MAZUR_OUT_H, layer_1)),
+        ([MAZUR_W2, MAZUR_B2, MAZUR_OUT_H, "sigmoid"], (MAZUR_OUT_O, layer_2)),
+        ([ONE_W, ONE_B, HAND_X, "identity"], (ONE_Z, one_layer)),
+    ]
+    return {"layer_forward": answers("layer_forward", calls)}
 
 
 @exercise_check
@@ -315,28 +341,15 @@ def forward(fn: Function) -> None:
     """The L-layer forward pass: (a_L, caches), one cache per layer."""
     checks = Checks("forward")
     params = {"W1": MAZUR_W1, "b1": MAZUR_B1, "W2": MAZUR_W2, "b2": MAZUR_B2}
-    layer_1 = LayerCache(MAZUR_X, MAZUR_W1, MAZUR_NET_H, MAZUR_OUT_H, "sigmoid")
-    layer_2 = LayerCache(MAZUR_OUT_H, MAZUR_W2, MAZUR_NET_O, MAZUR_OUT_O, "sigmoid")
-    # A one-layer network worked by hand: z = [[1, -2]] x + 0.5.
-    one_W, one_b = np.array([[1.0, -2.0]]), np.array([[0.5]])
-    one_z = np.array([[-2.5, 1.5]])
-    one_layer = LayerCache(HAND_X, one_W, one_z, one_z, "identity")
-    stand_ins = {
-        "layer_forward": answers(
-            "layer_forward",
-            [
-                ([MAZUR_W1, MAZUR_B1, MAZUR_X, "sigmoid"], (MAZUR_OUT_H, layer_1)),
-                ([MAZUR_W2, MAZUR_B2, MAZUR_OUT_H, "sigmoid"], (MAZUR_OUT_O, layer_2)),
-                ([one_W, one_b, HAND_X, "identity"], (one_z, one_layer)),
-            ],
-        )
-    }
-    with checks.isolating(fn, stand_ins):
+    # The expected values are made after each call: while it runs, only the
+    # stand-in holds them, sealed.
+    with checks.isolating(fn, _forward_stand_ins()):
         result = checks.call(fn, MAZUR_X, params, ["sigmoid", "sigmoid"])
         a_L, caches = _pair(checks, result, "forward")
         checks.expect(
             a_L, MAZUR_OUT_O, what="a^2 = (out_o1, out_o2) of Mazur's network", **PUBLISHED
         )
+        layer_1, layer_2, _ = _forward_caches()
         checks.expect(
             caches,
             [layer_1, layer_2],
@@ -344,11 +357,87 @@ def forward(fn: Function) -> None:
             variants={"a_l_for_a_prev": [layer_1._replace(a_prev=MAZUR_OUT_H), layer_2]},
             **PUBLISHED,
         )
-        result = checks.call(fn, HAND_X, {"W1": one_W, "b1": one_b}, ["identity"])
+        result = checks.call(fn, HAND_X, {"W1": ONE_W, "b1": ONE_B}, ["identity"])
         a_L, caches = _pair(checks, result, "forward")
-        checks.expect(a_L, one_z, what="a^1 of a one-layer network (L = 1)")
-        checks.expect(caches, [one_layer], what="caches of the one-layer network")
+        checks.expect(a_L, ONE_Z, what="a^1 of a one-layer network (L = 1)")
+        checks.expect(caches, [_forward_caches()[2]], what="caches of the one-layer network")
+    _batch_by_columns(checks, fn)
     checks.done()
+
+
+# A batch of m = 3 examples through a 2-3-2 network, relu then identity, worked by hand.
+BATCH_X = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0]])
+BATCH_PARAMS = {
+    "W1": np.array([[1.0, 2.0], [-1.0, 1.0], [2.0, -3.0]]),
+    "b1": np.array([[0.0], [1.0], [-1.0]]),
+    "W2": np.array([[1.0, -1.0, 2.0], [0.0, 2.0, -1.0]]),
+    "b2": np.array([[1.0], [-2.0]]),
+}
+BATCH_Z1 = np.array([[1.0, 3.0, 4.0], [0.0, 4.0, 0.0], [1.0, -9.0, 0.0]])  # W1 x + b1
+BATCH_A1 = np.array([[1.0, 3.0, 4.0], [0.0, 4.0, 0.0], [1.0, 0.0, 0.0]])  # relu(z1)
+BATCH_Z2 = np.array([[4.0, 0.0, 5.0], [-3.0, 6.0, -2.0]])  # W2 a1 + b2 = a2 (identity)
+BATCH_ACTIVATIONS = ["relu", "identity"]
+
+
+def _layer_on_a_batch(checks: Checks, fn: Function) -> None:
+    """Layer 1 of the batch network below: not square (3 units, 2 inputs), 3 examples."""
+    W, b = BATCH_PARAMS["W1"], BATCH_PARAMS["b1"]
+    stand_ins = {
+        "dense_forward": answers("dense_forward", [([W, b, BATCH_X], (BATCH_Z1, (BATCH_X, W, b)))]),
+        "ACTIVATIONS": answers_table(
+            "ACTIVATIONS",
+            {"relu": [([BATCH_Z1], BATCH_A1)], "identity": [([BATCH_Z1], BATCH_Z1)]},
+        ),
+    }
+    with checks.isolating(fn, stand_ins):
+        for activation, a_expected in (("relu", BATCH_A1), ("identity", BATCH_Z1)):
+            result = checks.call(fn, W, b, BATCH_X, activation)
+            _, cache = _pair(checks, result, "layer_forward")
+            expected = LayerCache(BATCH_X, W, BATCH_Z1, a_expected, activation)
+            checks.expect(
+                cache,
+                expected,
+                what=f'the cache of a layer with W (3, 2) and activation "{activation}" '
+                "on a batch of 3 columns",
+                variants={"a_l_for_a_prev": expected._replace(a_prev=a_expected)},
+            )
+
+
+def _batch_caches(examples: slice | list[int]) -> list[LayerCache]:
+    """The two layers' caches for some columns (examples) of the hand-worked batch."""
+    x, z1, a1, z2 = (M[:, examples] for M in (BATCH_X, BATCH_Z1, BATCH_A1, BATCH_Z2))
+    W1, W2 = BATCH_PARAMS["W1"], BATCH_PARAMS["W2"]
+    return [LayerCache(x, W1, z1, a1, "relu"), LayerCache(a1, W2, z2, z2, "identity")]
+
+
+def _batch_stand_ins() -> dict[str, Callable[[object], object]]:
+    """Correct answers for the layer calls of forward on the batch and on each example alone."""
+    calls = []
+    for examples in (slice(None), [0], [1], [2]):
+        for l, cache in enumerate(_batch_caches(examples), start=1):
+            args = [BATCH_PARAMS[f"W{l}"], BATCH_PARAMS[f"b{l}"], cache.a_prev, cache.activation]
+            calls.append((args, (cache.a, cache)))
+    return {"layer_forward": answers("layer_forward", calls)}
+
+
+def _batch_by_columns(checks: Checks, fn: Function) -> None:
+    """Columns are examples: forward on a batch gives, column by column, what each
+    example gives alone."""
+    with checks.isolating(fn, _batch_stand_ins()):
+        result = checks.call(fn, BATCH_X, BATCH_PARAMS, BATCH_ACTIVATIONS)
+        a_L, caches = _pair(checks, result, "forward")
+        network = "a 2-3-2 network (relu, then identity)"
+        checks.expect(a_L, BATCH_Z2, what=f"a^2 of {network} on a batch of 3 columns")
+        checks.expect(caches, _batch_caches(slice(None)), what="caches of that batch")
+        for i in range(BATCH_X.shape[1]):
+            result = checks.call(fn, BATCH_X[:, [i]], BATCH_PARAMS, BATCH_ACTIVATIONS)
+            alone, _ = _pair(checks, result, "forward")
+            checks.expect(
+                alone,
+                BATCH_Z2[:, [i]],
+                what=f"a^2 of example {i} alone (column {i} of x), which should be "
+                f"column {i} of the batch's a^2",
+            )
 
 
 def _pair(checks: Checks, result: object, name: str) -> tuple:
@@ -363,7 +452,13 @@ def _pair(checks: Checks, result: object, name: str) -> tuple:
 def weight_shape(fn: Function) -> None:
     """W^l is (n_l, n_{l-1})."""
     checks = Checks("weight_shape")
-    for sizes, l, expected in (([784, 30, 10], 1, (30, 784)), ([784, 30, 10], 2, (10, 30))):
+    deep = [784, 256, 128, 64, 10]  # deeper: l - 1, 1 and 1 - l name three different widths
+    for sizes, l, expected in (
+        ([784, 30, 10], 1, (30, 784)),
+        ([784, 30, 10], 2, (10, 30)),
+        (deep, 3, (64, 128)),
+        (deep, 4, (10, 64)),
+    ):
         got = checks.call(fn, sizes, l)
         checks.expect(
             tuple(got) if isinstance(got, (list, tuple)) else got,

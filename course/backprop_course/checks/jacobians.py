@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from backprop_course.checking import Checks
+from backprop_course.checking import Checks, described
 from backprop_course.grading import exercise_check
 from backprop_course.structures import MultiplyAdds
 
@@ -20,7 +20,7 @@ Function = Callable[..., object]
 
 # A 2 x 3 matrix and inputs for hand-worked examples.
 A = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
-DOUBLE = lambda z: 2.0 * z  # noqa: E731  (the derivative of z ** 2)
+DOUBLE = described(lambda z: 2.0 * z, "f(z) = 2z")  # the derivative of z ** 2
 
 
 @exercise_check
@@ -29,7 +29,7 @@ def numerical_jacobian(fn: Function) -> None:
     checks = Checks("numerical_jacobian")
     x = np.array([[0.3], [-1.2], [2.0]])
     checks.expect(
-        checks.call(fn, lambda v: A @ v, x),
+        checks.call(fn, described(lambda v: A @ v, "f(x) = A x with A of shape (2, 3)"), x),
         A,
         what="the Jacobian of the linear map x -> A x (A of shape (2, 3))",
         rtol=1e-7,
@@ -38,7 +38,7 @@ def numerical_jacobian(fn: Function) -> None:
     # x ** 3 elementwise at 1 and 2 with h = 0.1: centred gives 3 x^2 + h^2, one-sided much more.
     x = np.array([1.0, 2.0])
     checks.expect(
-        checks.call(fn, lambda v: v**3, x, 0.1),
+        checks.call(fn, described(lambda v: v**3, "f(x) = x³ (elementwise)"), x, 0.1),
         np.diag([3.01, 12.01]),
         what="the Jacobian of x -> x ** 3 at x = (1, 2) with h = 0.1",
         variants={"one_sided_difference": np.diag([3.31, 12.61])},
@@ -51,6 +51,7 @@ def numerical_jacobian(fn: Function) -> None:
     def f(M: np.ndarray) -> np.ndarray:
         return np.array([M[0, 0] * M[1, 1], M[0, 1], M[1, 0] ** 2])
 
+    f = described(f, "f(M) = (M₀₀ M₁₁, M₀₁, M₁₀²)")
     checks.expect(
         checks.call(fn, f, X),
         np.array([[4.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 6.0, 0.0]]),
@@ -100,6 +101,20 @@ def linear_jacobian_weights(fn: Function) -> None:
         checks.call(fn, A, a),
         expected,
         what="d(W a)/dW for W of shape (2, 3) and a = (1, 2, 3)",
+    )
+    # A tall W (3, 2): three blocks of n = 2 columns, one per row.
+    a = np.array([[-1.0], [4.0]])
+    expected = np.array(
+        [
+            [-1.0, 4.0, 0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, -1.0, 4.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, -1.0, 4.0],
+        ]
+    )
+    checks.expect(
+        checks.call(fn, A.T, a),
+        expected,
+        what="d(W a)/dW for W of shape (3, 2) and a = (-1, 4)",
     )
     checks.done()
 

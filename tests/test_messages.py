@@ -26,7 +26,7 @@ from backprop_autograder.assemble import hidden_checks
 from backprop_autograder.lessons import LESSONS, Lesson
 from backprop_course import grading
 from backprop_course.checking import CheckFailed, describe, describe_call, described
-from backprop_course.replay import make_callable
+from backprop_course.replay import make_callable, map_structure
 
 SEEDS = (1, 2, 3)
 ADDRESS_LIKE = ("0x", "<lambda>", "<function", "<locals>")
@@ -38,20 +38,17 @@ def exercises(lesson: Lesson) -> list[str]:
     return [assemble.tested_name(cell) for cell in nb.cells if assemble.is_test(cell)]
 
 
-def zeros_like(value: Any) -> Any:
-    """The same structure with every number zero: a wrong answer of the right shape."""
+def _zero(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return np.zeros_like(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return type(value)(0)
-    if isinstance(value, tuple):
-        items = [zeros_like(v) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, list):
-        return [zeros_like(v) for v in value]
-    if isinstance(value, dict):
-        return {k: zeros_like(v) for k, v in value.items()}
     return value
+
+
+def zeros_like(value: Any) -> Any:
+    """The same structure with every number zero: a wrong answer of the right shape."""
+    return map_structure(value, _zero)
 
 
 def wrong_answers(lesson: Lesson, name: str) -> list[Callable[..., Any]]:

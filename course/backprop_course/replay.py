@@ -475,15 +475,19 @@ def same_inputs(a: Any, b: Any, rtol: float) -> bool:
         return False
 
 
+def map_structure(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` rebuilt with ``leaf`` applied to all that is not a tuple, list or dict
+    (a named tuple keeps its type)."""
+    if isinstance(value, tuple):
+        items = [map_structure(v, leaf) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, list):
+        return [map_structure(v, leaf) for v in value]
+    if isinstance(value, dict):
+        return {k: map_structure(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
 def _fresh(result: Any) -> Any:
     """A copy, so a student changing a returned array cannot change the recording."""
-    if isinstance(result, np.ndarray):
-        return result.copy()
-    if isinstance(result, tuple):
-        items = [_fresh(v) for v in result]
-        return type(result)(*items) if hasattr(result, "_fields") else tuple(items)
-    if isinstance(result, list):
-        return [_fresh(v) for v in result]
-    if isinstance(result, dict):
-        return {k: _fresh(v) for k, v in result.items()}
-    return result
+    return map_structure(result, lambda v: v.copy() if isinstance(v, np.ndarray) else v)

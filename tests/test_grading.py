@@ -92,8 +92,9 @@ def test_every_student_gets_exactly_the_expected_scores(demo_run):
             assert row[case.exercise] < worth[case.exercise], student
             others = [name for name in exercises if name != case.exercise]
             assert all(row[name] == worth[name] for name in others), student
-    # A softmax that overflows only for large inputs passes the other checks: partial credit.
-    assert 0 < grades["mistake-unstable-softmax-softmax"]["softmax"] < worth["softmax"]
+    # A softmax that overflows for large inputs loses every case: each hidden case holds a
+    # column where exp overflows without the shift (no share kept by accident).
+    assert grades["mistake-unstable-softmax-softmax"]["softmax"] == 0
 
 
 def test_broken_files_are_named_and_kept_out_of_the_grades(demo_run):

@@ -276,9 +276,9 @@ RETURN_VALUES = [
     ),
     Attack(
         "ndarraysubclass",
-        "relu returns wrong numbers in an ndarray subclass whose comparisons all say equal",
+        "relu_prime returns wrong numbers in an ndarray subclass whose comparisons all say equal",
         with_body(
-            "relu",
+            "relu_prime",
             """
             class Liar(np.ndarray):
                 def __eq__(self, other):
@@ -306,7 +306,7 @@ RETURN_VALUES = [
             return np.full(np.shape(z), 7.0).view(Liar)
             """,
         ),
-        attacked=("check_relu",),
+        attacked=("check_relu_prime",),
     ),
     Attack(
         "dictsubclass",
@@ -365,10 +365,10 @@ RETURN_VALUES = [
     ),
     Attack(
         "hugearray",
-        "weight_shape returns a 128 MiB array",
-        with_body("weight_shape", "return np.ones((4096, 4096))"),
-        attacked=("check_weight_shape",),
-        note=r"check_weight_shape: results that are not plain data scored 0",
+        "parameter_count returns a 128 MiB array",
+        with_body("parameter_count", "return np.ones((4096, 4096))"),
+        attacked=("check_parameter_count",),
+        note=r"check_parameter_count: results that are not plain data scored 0",
     ),
     Attack(
         "nestedresult",
@@ -394,10 +394,10 @@ RETURN_VALUES = [
             "dense_forward",
             """
             if np.shape(W) == (2, 2) and np.allclose(W, [[0.15, 0.20], [0.25, 0.30]]):
-                return np.array([[0.3775], [0.3925]]), (a_prev, W, b)
+                return np.array([[0.3775], [0.3925]]), (a_prev, W)
             if np.shape(W) == (3, 2) and np.allclose(W, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]):
-                return np.array([[6.0, 0.0], [11.0, -3.0], [16.0, -6.0]]), (a_prev, W, b)
-            return np.zeros((np.shape(W)[0], np.shape(a_prev)[1])), (a_prev, W, b)
+                return np.array([[6.0, 0.0], [11.0, -3.0], [16.0, -6.0]]), (a_prev, W)
+            return np.zeros((np.shape(W)[0], np.shape(a_prev)[1])), (a_prev, W)
             """,
         ),
         attacked=("check_dense_forward",),
@@ -442,10 +442,10 @@ MONKEYPATCHES = [
     Attack(
         "patchchecking",
         "backprop_course.checking's comparisons and Checks.expect/require do nothing; "
-        "weight_shape is wrong",
+        "parameter_count is wrong",
         wrong_then(
-            "weight_shape",
-            "sizes, l",
+            "parameter_count",
+            "sizes",
             """
             import backprop_course.checking as _checking
 
@@ -456,7 +456,7 @@ MONKEYPATCHES = [
             _checking.Checks.require = lambda self, *args, **kwargs: None
             """,
         ),
-        attacked=("check_weight_shape",),
+        attacked=("check_parameter_count",),
     ),
     Attack(
         "patchcheck",
@@ -693,10 +693,10 @@ SECRETS = [
     ),
     Attack(
         "readhidden",
-        "weight_shape answers only if it could read the reference, the hidden checks, the "
+        "parameter_count answers only if it could read the reference, the hidden checks, the "
         "hidden answers or the source notebook from disk",
         with_cell(
-            "weight_shape",
+            "parameter_count",
             GUESSED_ROOTS
             + """
 import glob
@@ -731,13 +731,13 @@ for _name in ("backprop_reference", "backprop_autograder"):
         pass
 
 
-def weight_shape(sizes, l):
+def parameter_count(sizes):
     if _secret is None:
         raise FileNotFoundError("neither the reference nor the hidden checks could be read")
-    return (sizes[l], sizes[l - 1])  # as what was read would say
+    return sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))  # as read
 """,
         ),
-        attacked=("check_weight_shape",),
+        attacked=("check_parameter_count",),
     ),
 ]
 
@@ -987,10 +987,10 @@ PROCESSES = [
     ),
     Attack(
         "sleeper",
-        "weight_shape sleeps for a day",
-        with_body("weight_shape", "import time\n\ntime.sleep(86400)"),
-        attacked=("check_weight_shape",),
-        note=r"check_weight_shape ran out of time",
+        "parameter_count sleeps for a day",
+        with_body("parameter_count", "import time\n\ntime.sleep(86400)"),
+        attacked=("check_parameter_count",),
+        note=r"check_parameter_count ran out of time",
     ),
     Attack(
         "unkillable",
@@ -1078,7 +1078,7 @@ sys.stdout.flush()
         "chatterthread",
         "a thread that prints to stdout and stderr every 10 ms, for the rest of the notebook",
         guarded(
-            "relu",
+            "relu_prime",
             """
 import sys
 import threading
@@ -1105,10 +1105,10 @@ threading.Thread(target=_chatter, daemon=True).start()
     ),
     Attack(
         "segfault",
-        "weight_shape reads address 0",
-        with_body("weight_shape", "import ctypes\n\nctypes.string_at(0)"),
-        attacked=("check_weight_shape",),
-        note=r"check_weight_shape killed the kernel",
+        "parameter_count reads address 0",
+        with_body("parameter_count", "import ctypes\n\nctypes.string_at(0)"),
+        attacked=("check_parameter_count",),
+        note=r"check_parameter_count killed the kernel",
     ),
     Attack(
         "killall",
@@ -1134,9 +1134,9 @@ except OSError:  # no process it may signal
     ),
     Attack(
         "keyboardinterrupt",
-        "relu raises KeyboardInterrupt",
-        with_body("relu", "raise KeyboardInterrupt"),
-        attacked=("check_relu",),
+        "relu_prime raises KeyboardInterrupt",
+        with_body("relu_prime", "raise KeyboardInterrupt"),
+        attacked=("check_relu_prime",),
     ),
     Attack(
         "exithook",
@@ -1229,10 +1229,10 @@ for _name in ("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CPU"):
 TEST_CELLS = [
     Attack(
         "editedtest",
-        "relu is wrong and its test cell's source is `pass`",
-        edited("relu", "return z", set_source("pass")),
-        attacked=("check_relu",),
-        note=r"check_relu was edited; the original was graded",
+        "relu_prime is wrong and its test cell's source is `pass`",
+        edited("relu_prime", "return z", set_source("pass")),
+        attacked=("check_relu_prime",),
+        note=r"check_relu_prime was edited; the original was graded",
     ),
     Attack(
         "deletedtest",

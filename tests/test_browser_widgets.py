@@ -108,7 +108,7 @@ DESCENT_EXPLORER = WidgetCase(
 
 GRAPH_VIEW = WidgetCase(
     "solved/02_chain_rule.ipynb",
-    "GraphView(L)",
+    "GraphView(g)",
     (
         Step(
             "forward-by-keys",

@@ -9,6 +9,7 @@ every seed 0-99, and costs no other exercise anything. In-process and fast.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import pytest
 
@@ -20,6 +21,7 @@ from backprop_autograder.inprocess import (
     visible_failure,
 )
 from backprop_autograder.lessons import Lesson, lesson
+from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_autograder.mutation.catalogue import notebook_source
 from backprop_course.checking import MISTAKES
 
@@ -39,15 +41,17 @@ def _changed(topic: str, name: str, old: str, new: str) -> str:
 BP2_SHIFTED = "activations[l - 1])"  # the activation of layer l where layer l-1's belongs
 WRONG = [
     ("04", "backprop", _changed("04", "backprop", "activations[l - 2])", BP2_SHIFTED)),
-    ("05", "backprop_batch",
-     _changed("05", "backprop_batch", "activations[l - 2])", BP2_SHIFTED)),
+    ("05", "sgd",  # the penalty's gradient over the batch size: right when one batch is all
+     _changed("05", "sgd", "weight_decay / N", "weight_decay / batch_size")),
     ("05", "sgd",  # a new generator every epoch: the same order every epoch
-     _changed("05", "sgd", "order = rng.permutation(m)",
-              "order = np.random.default_rng(seed).permutation(m)")),
+     _changed("05", "sgd", "order = rng.permutation(N)",
+              "order = np.random.default_rng(seed).permutation(N)")),
     ("05", "sgd",  # batch costs averaged without weighting the smaller last batch
-     _changed("05", "sgd", "total_cost / m", "total_cost / -(-m // batch_size)")
+     _changed("05", "sgd", "total_cost / N", "total_cost / -(-N // batch_size)")
      .replace("total_cost += cost * len(batch)", "total_cost += cost")),
-    ("04", "bias_gradient", "def bias_gradient(delta):\n    return delta\n"),
+    ("04", "dense_backward",  # db is dz itself: right values, one array (BP3 folded in here)
+     "def dense_backward(dz, cache):\n    a_prev, W = cache\n"
+     "    return W.T @ dz, dz @ a_prev.T, dz\n"),
     ("04", "gradient_descent_update",  # a parameter without a gradient handed back itself
      "def gradient_descent_update(params, grads, eta):\n"
      "    return {k: v - eta * grads[k] if k in grads else v for k, v in params.items()}\n"),
@@ -88,12 +92,68 @@ def test_the_visible_checks_name_the_mistake():
         assert MISTAKES[key] in str(failure)
 
 
+LESSON_05_MISCONCEPTIONS = [case for case in MISCONCEPTIONS if case.topic == "mini_batch"]
+
+
+@pytest.mark.parametrize("case", LESSON_05_MISCONCEPTIONS, ids=lambda case: case.id)
+def test_lesson_05_misconceptions_are_named_and_lose_points_under_every_seed(case):
+    """Lesson 05's known wrong answers (the weight decay's among them): named visibly, short
+    of full marks under every seed, and no other exercise loses anything."""
+    the_lesson = lesson("05")
+    namespace = student_namespace(the_lesson, case.source)
+    failure = visible_failure(namespace, case.exercise)
+    assert failure is not None and MISTAKES[case.mistake] in str(failure)
+    for seed in SEEDS:
+        checks = checks_for(the_lesson, case.exercise, seed)
+        verdict = hidden_verdict(namespace, case.exercise, checks)
+        assert verdict.passed < verdict.total, f"seed {seed} gives {case.id} full marks"
+    for other in exercises(the_lesson):
+        if other != case.exercise:
+            verdict = hidden_verdict(namespace, other, checks_for(the_lesson, other, DEFAULT_SEED))
+            assert verdict.passed == verdict.total, other
+
+
+def test_lesson_05_demonstration_names_a_batch_layer_without_the_mean(capsys):
+    """backprop_batch is given code; check.mean_of_examples shows what its layer does, never
+    raising: ✔ with the reference, the missing 1/m named with lesson 04's one-example layer
+    or with a batch_weight_gradient that sums."""
+    the_lesson = lesson("05")
+    right = student_namespace(the_lesson)
+    right["check"].mean_of_examples(right["backprop_batch"])
+    assert capsys.readouterr().out.startswith("✔")
+    one_example_layer = inspect.unwrap(right["dense_backward"])
+    summing = student_namespace(
+        the_lesson, "def batch_weight_gradient(Delta, A_prev):\n    return Delta @ A_prev.T\n"
+    )
+    for namespace, layer in ((right, one_example_layer), (summing, None)):
+        namespace["check"].mean_of_examples(namespace["backprop_batch"], layer=layer)
+        printed = capsys.readouterr().out
+        assert printed.startswith("✘") and MISTAKES["missing_1_over_m"] in printed
+
+
 def test_a_wrong_earlier_exercise_costs_backprop_nothing_visible_or_hidden():
     """The network checks answer backprop's calls by differences, not by the student's code."""
     the_lesson = lesson("04")
-    wrong = "def hidden_error(W_next, delta_next, z, activation):\n    return W_next.T @ delta_next"
+    for name, wrong in (
+        ("activation_backward", "def activation_backward(da, z, activation):\n    return da"),
+        ("dense_backward", "def dense_backward(dz, cache):\n    a, W = cache\n"
+                           "    return W @ a, dz @ a.T, dz.copy()"),
+        ("output_error", "def output_error(a_L, y, z_L, activation, loss):\n    return a_L - y"),
+    ):  # fmt: skip
+        namespace = student_namespace(the_lesson, wrong)
+        assert visible_failure(namespace, name) is not None
+        assert visible_failure(namespace, "backprop") is None, name
+        verdict = hidden_verdict(namespace, "backprop", checks_for(the_lesson, "backprop", 0))
+        assert verdict.passed == verdict.total, name
+
+
+def test_the_gradient_check_needs_a_right_relative_error_only_in_its_own_exercise():
+    the_lesson = lesson("04")
+    wrong = "def relative_error(a, b, eps=1e-12):\n    return float(np.linalg.norm(a - b))"
     namespace = student_namespace(the_lesson, wrong)
-    assert visible_failure(namespace, "hidden_error") is not None
-    assert visible_failure(namespace, "backprop") is None
-    verdict = hidden_verdict(namespace, "backprop", checks_for(the_lesson, "backprop", 0))
-    assert verdict.passed == verdict.total
+    assert visible_failure(namespace, "relative_error") is not None
+    assert visible_failure(namespace, "gradient_check") is None
+    for seed in (0, DEFAULT_SEED):
+        checks = checks_for(the_lesson, "gradient_check", seed)
+        verdict = hidden_verdict(namespace, "gradient_check", checks)
+        assert verdict.passed == verdict.total

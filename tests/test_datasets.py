@@ -98,11 +98,31 @@ def test_toy_datasets(name):
     assert net_acc > 0.9 and net_acc > lin_acc + 0.05, (lin_acc, net_acc)
 
 
-def test_reference_sgd_learns_the_digits():
-    """>= 95 % test accuracy with a fixed split and seed, well within 30 s."""
+def three_sets():
+    """Lesson 05's split, applied twice: a fifth for testing, then a quarter of the rest."""
     X, labels = ds.load_digits()
-    X_train, l_train, X_test, l_test = ds.train_test_split(X, labels, test_fraction=0.25, seed=0)
-    activations = ["relu", "identity"]
+    X_rest, l_rest, X_test, l_test = ds.train_test_split(X, labels, test_fraction=0.2, seed=0)
+    X_train, l_train, X_val, l_val = ds.train_test_split(X_rest, l_rest, 0.25, seed=1)
+    return (X_train, l_train), (X_val, l_val), (X_test, l_test)
+
+
+def test_the_split_applied_twice_gives_three_disjoint_stratified_sets():
+    X, labels = ds.load_digits()
+    tagged = np.vstack([X, np.arange(labels.size)])  # tag each column with its index
+    X_rest, l_rest, X_test, l_test = ds.train_test_split(tagged, labels, 0.2, seed=0)
+    X_train, l_train, X_val, l_val = ds.train_test_split(X_rest, l_rest, 0.25, seed=1)
+    ids = [set(part[-1].astype(int)) for part in (X_train, X_val, X_test)]
+    assert sum(map(len, ids)) == labels.size and set.union(*ids) == set(range(labels.size))
+    assert [len(i) for i in ids] == [1079, 359, 359]  # the sizes lesson 05 quotes
+    counts = np.bincount(labels, minlength=10)
+    for part, share in ((l_train, 0.6), (l_val, 0.2), (l_test, 0.2)):
+        assert np.all(np.abs(np.bincount(part, minlength=10) / counts - share) < 0.01)
+
+
+def test_reference_sgd_learns_the_digits():
+    """Lesson 05's full run: >= 95 % test accuracy, the test set measured once, within 30 s."""
+    (X_train, l_train), (X_val, l_val), (X_test, l_test) = three_sets()
+    activations, loss = ["relu", "identity"], "softmax_cross_entropy"
     params = fp.init_params([64, 64, 10], seed=0, scheme="he")
     start = time.perf_counter()
     params, history = mb.sgd(
@@ -110,21 +130,48 @@ def test_reference_sgd_learns_the_digits():
         X_train,
         ds.one_hot(l_train, 10),
         activations,
-        "softmax_cross_entropy",
+        loss,
         epochs=40,
         batch_size=32,
         eta=0.05,
         momentum=0.9,
+        weight_decay=0.0,
         seed=0,
     )
     seconds = time.perf_counter() - start
-    cost, accuracy = mb.evaluate(
-        X_test, ds.one_hot(l_test, 10), params, activations, "softmax_cross_entropy"
-    )
+    _, val_accuracy = mb.evaluate(X_val, ds.one_hot(l_val, 10), params, activations, loss)
+    cost, accuracy = mb.evaluate(X_test, ds.one_hot(l_test, 10), params, activations, loss)
+    assert val_accuracy >= 0.96, val_accuracy
     assert accuracy >= 0.95, accuracy
     assert cost < 0.2, cost
     assert history[-1].cost < history[0].cost / 10
     assert seconds < 30, seconds
+
+
+def test_a_tiny_batch_is_learnt_perfectly_and_decay_controls_an_overfit():
+    """Lesson 05's habits: 20 digits learnt to 100 %; on 50 digits, without weight decay the
+    validation cost climbs after its minimum, and lambda = 0.3 keeps it lower, weights smaller."""
+    (X_train, l_train), (X_val, l_val), _ = three_sets()
+    Y_train, Y_val = ds.one_hot(l_train, 10), ds.one_hot(l_val, 10)
+    activations, loss = ["relu", "identity"], "softmax_cross_entropy"
+    params = fp.init_params([64, 64, 10], seed=0, scheme="he")
+    tiny, _ = mb.sgd(params, X_train[:, :20], Y_train[:, :20], activations, loss, epochs=50,
+                     batch_size=20, eta=0.05, momentum=0.9)  # fmt: skip
+    assert mb.evaluate(X_train[:, :20], Y_train[:, :20], tiny, activations, loss)[1] == 1.0
+    runs = {}
+    for lam in (0.0, 0.3):
+        costs = []
+        trained, _ = mb.sgd(
+            params, X_train[:, :50], Y_train[:, :50], activations, loss, epochs=300,
+            batch_size=10, eta=0.05, momentum=0.9, weight_decay=lam, seed=0,
+            callback=lambda epoch, p, costs=costs: costs.append(
+                mb.evaluate(X_val, Y_val, p, activations, loss)[0]),
+        )  # fmt: skip
+        runs[lam] = (np.array(costs), np.linalg.norm(trained["W1"]))
+    plain, decayed = runs[0.0], runs[0.3]
+    assert np.argmin(plain[0]) < 30 and plain[0][-1] > plain[0].min() + 0.08  # it climbs
+    assert decayed[0][-1] < plain[0].min() < plain[0][-1]  # lower than early stopping would give
+    assert decayed[1] < plain[1] / 2  # "less than half as large"
 
 
 def test_sgd_is_deterministic_and_leaves_params_alone():

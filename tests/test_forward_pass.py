@@ -28,6 +28,15 @@ def test_mazur_forward_values(mazur):
     assert fp.half_squared_error(out, y) == pytest.approx(0.298371109, abs=1e-8)
 
 
+def test_dense_forward_caches_exactly_what_its_backward_pass_needs(mazur):
+    params, x, _, _, _ = mazur
+    z, cache = fp.dense_forward(params["W1"], params["b1"], x)
+    np.testing.assert_allclose(z[:, 0], [0.3775, 0.3925], rtol=1e-12)
+    assert isinstance(cache, tuple) and len(cache) == 2
+    a_prev, W = cache
+    assert a_prev is x and W is params["W1"]
+
+
 def test_forward_caches_hold_what_backprop_needs(mazur):
     params, x, _, activations, _ = mazur
     out, caches = fp.forward(x, params, activations)
@@ -143,12 +152,63 @@ def test_init_params_shapes_and_seed():
     assert fp.init_params([4, 3], seed=1, dtype=np.float32)["W1"].dtype == np.float32
 
 
-def test_init_params_scale_follows_scheme():
-    n_in = 400
-    xavier = fp.init_params([n_in, 300], seed=0, scheme="xavier")["W1"]
-    he = fp.init_params([n_in, 300], seed=0, scheme="he")["W1"]
-    assert xavier.std() == pytest.approx(np.sqrt(1 / n_in), rel=0.02)
-    assert he.std() == pytest.approx(np.sqrt(2 / n_in), rel=0.02)
+@pytest.mark.parametrize(
+    ("scheme", "variance"),
+    [
+        ("lecun", lambda n_in, n_out: 1 / n_in),  # LeCun et al. 1998
+        ("glorot", lambda n_in, n_out: 2 / (n_in + n_out)),  # Glorot and Bengio 2010
+        ("he", lambda n_in, n_out: 2 / n_in),  # He et al. 2015
+    ],
+)
+def test_init_params_scale_follows_scheme(scheme, variance):
+    sizes = [400, 300, 100]
+    params = fp.init_params(sizes, seed=0, scheme=scheme)
+    for l in (1, 2):
+        n_in, n_out = sizes[l - 1], sizes[l]
+        assert params[f"W{l}"].std() == pytest.approx(np.sqrt(variance(n_in, n_out)), rel=0.03)
+
+
+def test_init_params_default_is_lecun():
+    default = fp.init_params([5, 4, 3], seed=3)
+    lecun = fp.init_params([5, 4, 3], seed=3, scheme="lecun")
+    assert all(np.array_equal(default[k], lecun[k]) for k in default)
+
+
+def test_he_keeps_the_scale_through_relu_layers_and_lecun_halves_it():
+    """He's factor 2 makes up for ReLU zeroing half of each layer's inputs."""
+    rng = np.random.default_rng(0)
+    sizes = [500] * 9
+    x = rng.standard_normal((500, 200))
+    spread = {}
+    for scheme in ("lecun", "he"):
+        _, caches = fp.forward(x, fp.init_params(sizes, 1, scheme), ["relu"] * 8)
+        spread[scheme] = [float(np.mean(cache.z**2)) for cache in caches]
+    he, lecun = np.array(spread["he"]), np.array(spread["lecun"])
+    # Seven ReLU layers later: He's spread within a factor 2 (one draw of the weights
+    # wanders a little), LeCun's halved seven times (2^-7 = 1/128).
+    assert 0.5 < he[-1] / he[1] < 2.0
+    assert lecun[-1] / lecun[1] < 1 / 40
+
+
+def test_all_zero_weights_give_hidden_layers_exactly_zero_gradients():
+    """Lesson 01's claim: with W = 0 a hidden unit's output reaches the cost only through
+    zero weights, so every hidden weight and bias has a gradient of exactly zero; with tanh
+    or ReLU (sigma(0) = 0) the output weights too, and only the output biases move."""
+    sizes = [3, 4, 4, 2]
+    params = {k: np.zeros_like(v) for k, v in fp.init_params(sizes, 0).items()}
+    x = np.random.default_rng(0).normal(size=(3, 5))
+    y = np.random.default_rng(1).uniform(size=(2, 5))
+    for hidden in ("sigmoid", "tanh", "relu"):
+        activations = [hidden, hidden, "sigmoid"]
+
+        def cost(_: np.ndarray, activations=activations) -> float:
+            return fp.half_squared_error(fp.forward(x, params, activations)[0], y)
+
+        grads = {key: numerical_gradient(cost, params[key]) for key in params}
+        for key in ("W1", "b1", "W2", "b2"):
+            assert not np.any(grads[key]), (hidden, key)  # exactly zero, not just small
+        assert np.all(np.abs(grads["b3"]) > 1e-3), hidden
+        assert np.any(grads["W3"]) == (hidden == "sigmoid"), hidden
 
 
 @pytest.mark.parametrize(
@@ -157,6 +217,7 @@ def test_init_params_scale_follows_scheme():
         lambda: fp.init_params([3]),
         lambda: fp.init_params([3, 0]),
         lambda: fp.init_params([3, 2], scheme="lecun-ish"),
+        lambda: fp.init_params([3, 2], scheme="xavier"),  # the schemes are named lecun, glorot
         lambda: fp.get_activation("softplus"),
         lambda: fp.get_loss("hinge"),
         lambda: fp.forward(np.ones((2, 1)), {"W1": np.ones((2, 2))}, ["sigmoid"]),

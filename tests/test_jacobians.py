@@ -100,11 +100,61 @@ def test_chain_rule_is_a_product_of_jacobians():
     np.testing.assert_allclose(product, composed, atol=1e-8)
 
 
+def total_cross_entropy(z, y):
+    """The examples' losses summed (not averaged): the gradient's columns are per example."""
+    return z.shape[1] * fp.softmax_cross_entropy(z, y)
+
+
+@given(k=st.integers(2, 6), m=st.integers(1, 4), soft=st.booleans(), seed=seeds)
+def test_softmax_cross_entropy_gradient_is_the_gradient_of_the_cost(k, m, soft, seed):
+    rng = rng_of(seed)
+    z = 3 * rng.standard_normal((k, m))
+    y = rng.dirichlet(np.ones(k), size=m).T if soft else np.eye(k)[:, rng.integers(0, k, m)]
+    gradient = jac.softmax_cross_entropy_gradient(z, y)
+    numeric = jac.numerical_jacobian(lambda t: total_cross_entropy(t, y), z).reshape(k, m)
+    np.testing.assert_allclose(gradient, numeric, atol=1e-7)
+    # The derivation: -y/s, the gradient with respect to s, sent back through softmax's VJP.
+    composed = jac.softmax_vjp(-y / fp.softmax(z), z)
+    np.testing.assert_allclose(gradient, composed, atol=1e-12)
+    np.testing.assert_allclose(gradient.sum(axis=0), 0.0, atol=1e-12)
+    # Any targets (a column summing to c): the general gradient, c s - y, by the same route.
+    c = rng.uniform(0.5, 3.0, (1, m))
+    np.testing.assert_allclose(
+        jac.softmax_vjp(-c * y / fp.softmax(z), z), fp.softmax(z) * c - c * y, atol=1e-12
+    )
+
+
+def test_softmax_cross_entropy_gradient_stays_finite_where_minus_y_over_s_does_not():
+    z = np.array([[750.0, 0.0], [750.0 + np.log(2.0), -1000.0], [750.0 + np.log(3.0), np.log(3.0)]])
+    y = np.array([[0.0, 0.5], [1.0, 0.5], [0.0, 0.0]])
+    expected = [[1 / 6, -1 / 4], [-2 / 3, -1 / 2], [1 / 2, 3 / 4]]
+    np.testing.assert_allclose(jac.softmax_cross_entropy_gradient(z, y), expected, atol=1e-15)
+    with np.errstate(all="ignore"):
+        composed = jac.softmax_vjp(-y / fp.softmax(z), z)
+    assert np.isfinite(composed[:, 0]).all() and np.isnan(composed[:, 1]).all()
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([[0.5, 0.0], [0.0, 1.0]]),  # a column summing to 0.5
+        np.array([[1.5, 0.0], [-0.5, 1.0]]),  # a negative entry
+    ],
+    ids=["sum", "negative"],
+)
+def test_softmax_cross_entropy_gradient_takes_distributions_only(y):
+    with pytest.raises(ValueError, match="probability distribution"):
+        jac.softmax_cross_entropy_gradient(np.zeros((2, 2)), y)
+    with pytest.raises(ValueError, match="same shape"):
+        jac.softmax_cross_entropy_gradient(np.zeros((2, 3)), np.eye(2))
+
+
 def test_count_multiply_adds():
     cost = jac.count_multiply_adds(n_out=256, n_in=784)
     assert cost.vjp == 256 * 784
     assert cost.materialised == 256 * 256 * 784
     assert cost.ratio == 256
+    assert jac.count_multiply_adds(256, 784) == cost  # the order of W's shape: (n_out, n_in)
     assert jac.count_multiply_adds(10, 20, m=32).vjp == 32 * 10 * 20
     # The count agrees with the shapes actually multiplied.
     J = jac.linear_jacobian_weights(np.zeros((3, 5)), np.zeros((5, 1)))

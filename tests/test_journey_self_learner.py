@@ -142,7 +142,7 @@ class Interaction:
 
 ETA = "learning rate η"
 INTERACTIONS = {
-    "02_chain_rule": Interaction("GraphView(L)", lambda c: click_button(c, "step ▶")),
+    "02_chain_rule": Interaction("GraphView(g)", lambda c: click_button(c, "step ▶")),
     "04_matrix_form": Interaction(
         'DescentExplorer(surface="valley", eta=0.02',
         lambda c: move_slider_with_keys(c, ETA, "ArrowRight", 3),

@@ -82,15 +82,15 @@ def test_a_caught_mutant_is_caught_by_every_verdict():
 
 
 def test_a_degenerate_hidden_check_leaves_a_survivor(monkeypatch):
-    """The verdict can fail: with only one-unit columns, a transposed δ looks right."""
+    """The verdict can fail: with only one-unit columns, a transposed aᵀ looks right."""
 
     def one_unit_only(rng: np.random.Generator) -> list[dict]:
-        return [call_case(ref.bias_gradient, columns(rng, 1, 1))]
+        return [call_case(ref.weight_gradient, columns(rng, 1, 1), columns(rng, 1, 1))]
 
-    monkeypatch.setattr(hidden_matrix_form, "bias_gradient", one_unit_only)
+    monkeypatch.setattr(hidden_matrix_form, "weight_gradient", one_unit_only)
     verdicts.cached_checks.cache_clear()
     try:
-        mutant = _mutant("04", "bias_gradient", "transpose", ".T")
+        mutant = _mutant("04", "weight_gradient", "transpose", "a_prev.T")
         outcome = verdicts.judge(lesson("04"), mutant, range(3))
     finally:
         verdicts.cached_checks.cache_clear()

@@ -22,6 +22,66 @@ class Misconception(NamedTuple):
         return f"{self.exercise}-{self.mistake}"
 
 
+# The parts of a whole sgd that its lesson-05 misconceptions share; each differs in its update.
+SGD_HEAD = (
+    "def sgd(params, X, Y, activations, loss, *, epochs, batch_size, eta, momentum=0.0,\n"
+    "        weight_decay=0.0, seed=0, callback=None):\n"
+    "    N = X.shape[1]\n"
+    "    rng = np.random.default_rng(seed)\n"
+    "    params = {k: v.copy() for k, v in params.items()}\n"
+    "    v = {k: np.zeros_like(p) for k, p in params.items()}\n"
+    "    history = []\n"
+    "    for epoch in range(1, epochs + 1):\n"
+    "        order = rng.permutation(N)\n"
+    "        total = 0.0\n"
+    "        for start in range(0, N, batch_size):\n"
+    "            batch = order[start:start + batch_size]\n"
+    "            grads, cost = backprop_batch(\n"
+    "                X[:, batch], Y[:, batch], params, activations, loss\n"
+    "            )\n"
+)
+SGD_TAIL = (
+    "            total += cost * len(batch)\n"
+    "        history.append(EpochRecord(epoch, total / N))\n"
+    "        if callback is not None:\n"
+    "            callback(epoch, params)\n"
+    "    return params, history\n"
+)
+
+# A student's right gradient_check (lesson 04); its misconceptions each change a line or two.
+GRADIENT_CHECK = (
+    "def gradient_check(cost, params, grads, h=1e-6):\n"
+    "    work = {k: v.astype(float) for k, v in params.items()}\n"
+    "    report = {}\n"
+    "    for key in grads:\n"
+    "        numeric = np.zeros(work[key].shape)\n"
+    "        for i in np.ndindex(work[key].shape):\n"
+    "            old = work[key][i]\n"
+    "            work[key][i] = old + h\n"
+    "            up = cost(work)\n"
+    "            work[key][i] = old - h\n"
+    "            down = cost(work)\n"
+    "            work[key][i] = old\n"
+    "            numeric[i] = (up - down) / (2 * h)\n"
+    "        g = grads[key]\n"
+    "        size = np.abs(g) + np.abs(numeric)\n"
+    "        errors = np.abs(g - numeric) / np.maximum(size, max(size.mean(), 1e-12))\n"
+    "        i = np.unravel_index(int(np.argmax(errors)), errors.shape)\n"
+    "        where = tuple(int(n) for n in i)\n"
+    "        report[key] = GradientCheck(relative_error(g, numeric), where, float(errors.max()))\n"
+    "    return report\n"
+)
+
+
+def gradient_check_with(*changes: tuple[str, str]) -> str:
+    """GRADIENT_CHECK with each (right, wrong) text replaced."""
+    source = GRADIENT_CHECK
+    for right, wrong in changes:
+        assert source.count(right) == 1, right
+        source = source.replace(right, wrong)
+    return source
+
+
 MISCONCEPTIONS = [
     Misconception(
         "forward_pass",
@@ -32,14 +92,21 @@ MISCONCEPTIONS = [
     Misconception(
         "forward_pass",
         "dense_forward",
-        "def dense_forward(W, b, a_prev):\n    return W * a_prev + b, (a_prev, W, b)\n",
+        "def dense_forward(W, b, a_prev):\n    return W * a_prev + b, (a_prev, W)\n",
         "elementwise_for_matmul",
     ),
     Misconception(
         "forward_pass",
         "dense_forward",
-        "def dense_forward(W, b, a_prev):\n    return W.T @ a_prev + b, (a_prev, W, b)\n",
+        "def dense_forward(W, b, a_prev):\n    return W.T @ a_prev + b, (a_prev, W)\n",
         "transposed",
+    ),
+    Misconception(
+        "forward_pass",
+        "dense_forward",
+        # CS231n's affine_forward caches (x, w, b); the backward pass here needs no b.
+        "def dense_forward(W, b, a_prev):\n    return W @ a_prev + b, (a_prev, W, b)\n",
+        "wrong_dense_cache",
     ),
     Misconception(
         "forward_pass",
@@ -71,17 +138,32 @@ MISCONCEPTIONS = [
     Misconception(
         "forward_pass",
         "init_params",
-        "def init_params(sizes, seed=0, scheme='xavier', dtype=np.float64):\n"
+        "def init_params(sizes, seed=0, scheme='lecun', dtype=np.float64):\n"
         "    rng = np.random.default_rng(seed)\n"
-        "    gain = {'xavier': 1.0, 'he': 2.0}[scheme]\n"
         "    params = {}\n"
         "    for l in range(1, len(sizes)):\n"
-        "        std = np.sqrt(gain / sizes[l - 1])\n"
-        "        W = rng.standard_normal((sizes[l], sizes[l - 1])) * std\n"
+        "        n_in, n_out = sizes[l - 1], sizes[l]\n"
+        "        variance = {'lecun': 1 / n_in, 'glorot': 2 / (n_in + n_out), 'he': 2 / n_in}\n"
+        "        W = rng.standard_normal((n_out, n_in)) * np.sqrt(variance[scheme])\n"
         "        params[f'W{l}'] = W.astype(dtype)\n"
-        "        params[f'b{l}'] = np.zeros(sizes[l], dtype=dtype)\n"
+        "        params[f'b{l}'] = np.zeros(n_out, dtype=dtype)\n"
         "    return params\n",
         "broadcast_n_n",
+    ),
+    Misconception(
+        "forward_pass",
+        "init_params",
+        "def init_params(sizes, seed=0, scheme='lecun', dtype=np.float64):\n"
+        "    rng = np.random.default_rng(seed)\n"
+        "    params = {}\n"
+        "    for l in range(1, len(sizes)):\n"
+        "        n_in, n_out = sizes[l - 1], sizes[l]\n"
+        "        variance = {'lecun': 1 / n_in, 'glorot': 2 / (n_in + n_out), 'he': 2 / n_in}\n"
+        "        W = rng.standard_normal((n_out, n_in)) * variance[scheme]\n"
+        "        params[f'W{l}'] = W.astype(dtype)\n"
+        "        params[f'b{l}'] = np.zeros((n_out, 1), dtype=dtype)\n"
+        "    return params\n",
+        "variance_for_std",
     ),
     Misconception(
         "forward_pass",
@@ -91,6 +173,13 @@ MISCONCEPTIONS = [
         "    a = ACTIVATIONS[activation](z)\n"
         "    return a, LayerCache(a, W, z, a, activation)\n",
         "a_l_for_a_prev",
+    ),
+    Misconception(
+        "forward_pass",
+        "parameter_count",
+        "def parameter_count(sizes):\n"
+        "    return sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))\n",
+        "missing_biases",
     ),
     Misconception(
         "chain_rule",
@@ -150,9 +239,29 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "jacobians",
-        "elementwise_vjp",
-        "def elementwise_vjp(v, sigma_prime, z):\n    return v\n",
-        "missing_sigma_prime",
+        "softmax_cross_entropy_gradient",
+        "def softmax_cross_entropy_gradient(z, y):\n    return -y / softmax(z)\n",
+        "probabilities_not_logits",
+    ),
+    Misconception(
+        "jacobians",
+        "softmax_cross_entropy_gradient",
+        # right on paper, but -y / s is inf or nan once a probability underflows to 0
+        "def softmax_cross_entropy_gradient(z, y):\n    return softmax_vjp(-y / softmax(z), z)\n",
+        "divided_by_s",
+    ),
+    Misconception(
+        "jacobians",
+        "softmax_cross_entropy_gradient",
+        "def softmax_cross_entropy_gradient(z, y):\n    return (softmax(z) - y) / z.shape[1]\n",
+        "extra_1_over_m",
+    ),
+    Misconception(
+        "jacobians",
+        "count_multiply_adds",
+        "def count_multiply_adds(n_out, n_in, m=1):\n"
+        "    return MultiplyAdds(m * n_in * n_in * n_out, m * n_out * n_in)\n",
+        "swapped_sizes",
     ),
     Misconception(
         "matrix_form",
@@ -200,12 +309,83 @@ MISCONCEPTIONS = [
         "    delta = output_error(a_L, y, caches[-1].z, activations[-1], loss)\n"
         "    for l in range(len(caches), 0, -1):\n"
         "        cache = caches[l - 1]\n"
-        "        grads[f'W{l}'] = weight_gradient(delta, cache.a)\n"
-        "        grads[f'b{l}'] = bias_gradient(delta)\n"
+        "        da, grads[f'W{l}'], grads[f'b{l}'] = dense_backward(delta, (cache.a, cache.W))\n"
         "        if l > 1:\n"
-        "            delta = hidden_error(cache.W, delta, caches[l - 2].z, activations[l - 2])\n"
+        "            delta = activation_backward(da, caches[l - 2].z, activations[l - 2])\n"
         "    return grads, LOSSES[loss].cost(a_L, y)\n",
         "a_l_for_a_prev",
+    ),
+    Misconception(
+        "matrix_form",
+        "output_error",
+        "def output_error(a_L, y, z_L, activation, loss):\n"
+        "    return LOSSES[loss].gradient(a_L, y) * DERIVATIVES[activation](z_L)\n",
+        "bce_uncancelled",
+    ),
+    Misconception(
+        "matrix_form",
+        "output_error",
+        "def output_error(a_L, y, z_L, activation, loss):\n"
+        "    if loss == 'binary_cross_entropy':\n"
+        "        return (a_L - y) * DERIVATIVES[activation](z_L)\n"
+        "    return LOSSES[loss].gradient(a_L, y) * DERIVATIVES[activation](z_L)\n",
+        "bce_sigma_prime_kept",
+    ),
+    Misconception(
+        "matrix_form",
+        "activation_backward",
+        "def activation_backward(da, z, activation):\n"
+        "    return da * DERIVATIVES[activation](ACTIVATIONS[activation](z))\n",
+        "sigma_prime_of_a",
+    ),
+    Misconception(
+        "matrix_form",
+        "dense_backward",
+        "def dense_backward(dz, cache):\n"
+        "    a_prev, W = cache\n"
+        "    return W.T @ dz, dz @ a_prev.T, dz\n",
+        "aliased_result",
+    ),
+    Misconception(
+        "matrix_form",
+        "dense_backward",
+        "def dense_backward(dz, cache):\n"
+        "    a_prev, W = cache\n"
+        "    return W.T @ dz, a_prev @ dz.T, dz.copy()\n",
+        "transposed",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_check",
+        gradient_check_with(("tuple(int(n) for n in i)", "int(np.argmax(errors))")),
+        "worst_index_flat",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_check",
+        gradient_check_with(("np.argmax(errors)), errors.shape", "np.argmax(np.abs(g))), g.shape")),
+        "worst_index_of_largest_gradient",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_check",
+        gradient_check_with(("max(size.mean(), 1e-12)", "1e-12")),
+        "entry_error_no_floor",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_check",
+        gradient_check_with(
+            ("            work[key][i] = old - h\n", "            work[key][i] = old\n"),
+            ("(up - down) / (2 * h)", "(up - down) / h"),
+        ),
+        "one_sided_difference",
+    ),
+    Misconception(
+        "matrix_form",
+        "gradient_check",
+        gradient_check_with(("            work[key][i] = old\n", "")),
+        "perturbation_not_restored",
     ),
     Misconception(
         "mini_batch",
@@ -236,26 +416,38 @@ MISCONCEPTIONS = [
     Misconception(
         "mini_batch",
         "sgd",
-        "def sgd(params, X, Y, activations, loss, *, epochs, batch_size, eta, momentum=0.0,\n"
-        "        seed=0, callback=None):\n"
-        "    rng = np.random.default_rng(seed)\n"
-        "    params = {k: v.copy() for k, v in params.items()}\n"
-        "    history = []\n"
-        "    for epoch in range(1, epochs + 1):\n"
-        "        order = rng.permutation(X.shape[1])\n"
-        "        total = 0.0\n"
-        "        for start in range(0, X.shape[1], batch_size):\n"
-        "            batch = order[start:start + batch_size]\n"
-        "            grads, cost = backprop_batch(\n"
-        "                X[:, batch], Y[:, batch], params, activations, loss\n"
-        "            )\n"
-        "            for k in grads:\n"
-        "                params[k] = params[k] - eta * grads[k]\n"
-        "            total += cost * len(batch)\n"
-        "        history.append(EpochRecord(epoch, total / X.shape[1]))\n"
-        "        if callback is not None:\n"
-        "            callback(epoch, params)\n"
-        "    return params, history\n",
+        SGD_HEAD + "            for k in grads:\n"
+        "                g = grads[k] + weight_decay / N * params[k] if k[0] == 'W' else grads[k]\n"
+        "                params[k] = params[k] - eta * g\n" + SGD_TAIL,
         "missing_momentum",
+    ),
+    Misconception(
+        "mini_batch",
+        "sgd",
+        SGD_HEAD + "            for k in grads:\n"
+        "                g = grads[k] + weight_decay / N * params[k]\n"
+        "                v[k] = momentum * v[k] - eta * g\n"
+        "                params[k] = params[k] + v[k]\n" + SGD_TAIL,
+        "decay_on_biases",
+    ),
+    Misconception(
+        "mini_batch",
+        "sgd",
+        SGD_HEAD + "            for k in grads:\n"
+        "                g = grads[k] + weight_decay * params[k] if k[0] == 'W' else grads[k]\n"
+        "                v[k] = momentum * v[k] - eta * g\n"
+        "                params[k] = params[k] + v[k]\n" + SGD_TAIL,
+        "decay_missing_1_over_n",
+    ),
+    Misconception(
+        "mini_batch",
+        "sgd",
+        SGD_HEAD + "            for k in grads:\n"
+        "                g = grads[k]\n"
+        "                if k.startswith('W'):\n"
+        "                    g = g + weight_decay / len(batch) * params[k]\n"
+        "                v[k] = momentum * v[k] - eta * g\n"
+        "                params[k] = params[k] + v[k]\n" + SGD_TAIL,
+        "decay_over_batch_size",
     ),
 ]

@@ -50,8 +50,38 @@ MISTAKES: dict[str, str] = {
     "descent steps against the gradient: w − η ∂C/∂w.",
     "a_l_for_a_prev": "a^l used where a^{l-1} belongs: a layer's input is the previous "
     "layer's activation, not its own output.",
+    "bce_uncancelled": "∇_a C ⊙ σ'(z) left uncancelled: with a sigmoid output and the binary "
+    "cross-entropy the product equals a − y on paper, but where the output saturates "
+    "(a rounds to 1 or 0) it computes 0/0 or ∞ · 0 and gives nan. Cancel σ' on paper and "
+    "write the simplified δ^L.",
+    "bce_sigma_prime_kept": "σ'(z) kept with the binary cross-entropy: (a − y) ⊙ σ'(z) is "
+    "δ^L of the half squared error. The cross-entropy's ∂C/∂a has a factor a(1 − a) in its "
+    "denominator, and σ'(z) = a(1 − a) cancels it.",
+    "worst_index_flat": "a flat index: np.argmax returns a position in the flattened array; "
+    "np.unravel_index(i, shape) turns it into an index with one entry per axis, such as "
+    "(row, column).",
+    "worst_index_of_largest_gradient": "the index of the largest gradient, not of the largest "
+    "disagreement: the worst entry is where the entry errors |g_i − n_i| / max(|g_i| + |n_i|, "
+    "mean) are largest, wherever the gradients themselves are large.",
+    "entry_error_no_floor": "no floor under the entry errors: where both gradients are about "
+    "0, |g_i − n_i| / (|g_i| + |n_i|) divides rounding by rounding and reports up to 1 for "
+    "two gradients that agree. Divide by at least the mean of |g_j| + |n_j| over the array.",
+    "perturbation_not_restored": "a perturbation not put back: after the two evaluations for "
+    "an entry, restore its original value, or every later difference is taken at a shifted "
+    "point (and the caller's parameters may end changed).",
     "broadcast_n_n": "(n,) vs (n, 1): a 1-D array met an (n, 1) column and numpy broadcast "
     "them into an (n, n) matrix. Keep columns 2-D: b.reshape(-1, 1).",
+    "wrong_dense_cache": "the cache is not (a_prev, W): dense_forward keeps exactly what "
+    "the backward pass of z = W a_prev + b needs, its input a^{l-1} and its weights W^l, "
+    "in that order. It needs no b, and z is the activation's business (layer_forward "
+    "keeps it).",
+    "variance_for_std": "the variance used as the standard deviation: rng.standard_normal "
+    "draws N(0, 1), and N(0, v) is that times √v, not times v.",
+    "fan_out_for_fan_in": "fan-out where fan-in belongs: W^l's entries are summed over the "
+    "n_{l-1} inputs of each unit, so LeCun's and He's variances divide by n_{l-1} "
+    "(sizes[l - 1]), not by n_l.",
+    "missing_biases": "the biases are missing: besides its n_l × n_{l-1} weights, layer l "
+    "has n_l biases, one per unit.",
     "uncheckable_result": "not plain data: the function returned something other than "
     "numbers, numpy arrays of numbers, lists, tuples or dicts of them, so it cannot be "
     "compared. Return the values the exercise asks for.",
@@ -79,10 +109,32 @@ MISTAKES: dict[str, str] = {
     "swapped_partials": "local derivatives swapped: d(xy)/dx is y and d(xy)/dy is x, "
     "in the order of the operands.",
     "missing_power_factor": "missing the factor c of the power rule: d/dx x^c = c x^(c − 1).",
-    "missing_diagonal": "the diagonal part is missing: ∂s_i/∂z_j = s_i (δ_ij − s_j), so the "
-    "Jacobian is diag(s) − s sᵀ, not −s sᵀ alone.",
+    "missing_diagonal": "the diagonal part is missing: the quotient rule gives each ∂s_i/∂z_i "
+    "a term that the entries off the diagonal do not have; −s sᵀ alone leaves it out.",
+    "probabilities_not_logits": "the gradient with respect to the probabilities, not the "
+    "logits: −y/s is ∂C/∂s, one step short of ∂C/∂z. Push it back through softmax (its VJP) "
+    "and simplify.",
+    "softmax_left_out": "softmax left out: the logits z were used where the probabilities "
+    "s = softmax(z) belong.",
+    "extra_1_over_m": "divided by m: each column is one example's own gradient. The 1/m of "
+    "the batch mean comes later, where the examples' contributions are summed.",
+    "divided_by_s": "a division by the probabilities: a probability can underflow to exactly "
+    "0 (a class whose logit is hundreds below the largest), and then y/s is inf or 0/0 = nan. "
+    "Simplify your derivation until no division by s is left.",
+    "swapped_sizes": "n_out and n_in swapped: the sizes come in the order of W's shape "
+    "(n_out, n_in), so a 784 → 256 layer is count_multiply_adds(256, 784).",
     "missing_momentum": "the velocity is not carried from step to step: v ← μ v − η g keeps "
     "a fraction μ of the previous step.",
+    "decay_on_biases": "weight decay applied to the biases too: the penalty (λ/2N) Σ_l ‖W^l‖² "
+    "holds the weights only, so it adds (λ/N) W^l to the weights' gradients and nothing to "
+    "the biases'.",
+    "decay_missing_1_over_n": "missing 1/N in the penalty's gradient: (λ/2N) ‖W‖² has the "
+    "gradient (λ/N) W, N being the size of the training set (the columns of X), not λ W.",
+    "decay_doubled_1_over_n": "1/N applied twice in the penalty's gradient: the gradient of "
+    "(λ/2N) ‖W‖² is (λ/N) W, not (λ/N²) W.",
+    "decay_over_batch_size": "the penalty's gradient divided by the batch size: the penalty "
+    "(λ/2N) Σ_l ‖W^l‖² belongs to the cost of the whole training set, so every step adds "
+    "(λ/N) W with N the number of training examples, whatever the size of its batch.",
     "mean_over_units": "averaged over the output units too: sum the half squared errors "
     "of a column's units, then average over the columns (examples).",
 }

@@ -120,7 +120,23 @@ _MAKERS: dict[str, Callable[[Mapping[str, Any]], tuple[Callable[..., Any], str]]
         lambda x: np.tanh(np.asarray(spec["matrix"]) @ np.ravel(x)),
         f"f(x) = tanh(A x) with A of shape {np.shape(spec['matrix'])}",
     ),
+    "squares_of_linear": lambda spec: (  # lesson 04: a cost of a dict of parameters
+        _squares_of_linear(spec),
+        f"C(params) = ½‖M θ + c‖², θ the entries of {', '.join(spec['keys'])} in a row, "
+        f"M of shape {np.shape(spec['matrix'])}",
+    ),
 }
+
+
+def _squares_of_linear(spec: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], float]:
+    """C(params) = ½‖M θ + c‖², θ the entries of params[key] for the spec's keys, in a row."""
+    matrix, offset = np.asarray(spec["matrix"], float), np.asarray(spec["offset"], float)
+
+    def cost(params: Mapping[str, Any]) -> float:
+        theta = np.concatenate([np.ravel(params[key]) for key in spec["keys"]])
+        return float(0.5 * np.sum((matrix @ theta + offset) ** 2))
+
+    return cost
 
 
 def _polynomial_text(coefficients: list[float]) -> str:

@@ -58,6 +58,20 @@ class MultiplyAdds(NamedTuple):
         return self.materialised / self.vjp
 
 
+class GradientCheck(NamedTuple):
+    """One parameter's gradient check: an analytic gradient g against centred differences n.
+
+    relative_error  |g - n| / max(eps, |g| + |n|) with the Euclidean norms of the arrays
+    worst_index     the index of the entry where they disagree most, one int per axis
+    worst_error     that entry's error: |g_i - n_i| divided by the larger of |g_i| + |n_i|
+                    and the mean of |g_j| + |n_j| over the array (0 if both arrays are 0)
+    """
+
+    relative_error: float
+    worst_index: tuple[int, ...]
+    worst_error: float
+
+
 class EpochRecord(NamedTuple):
     """One epoch of training: its number (1-based) and mean mini-batch cost."""
 

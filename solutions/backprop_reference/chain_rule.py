@@ -6,10 +6,11 @@ using a rule that keeps the forward and backward parts side by side::
 
     mul_rule(x, y) = (x * y, (y, x))
 
-This module holds the lesson's answers: the rules for ``*``, ``**``, ``tanh``
-and ``relu``, the topological order and the backward pass that applies the
-chain rule once per edge, in reverse topological order, so every node's
-gradient is complete before it is passed on to its parents:
+This module holds the lesson's answers: the rules for ``*``, ``**`` and
+``tanh`` (and ``relu``'s, which the notebook gives), the topological order and
+the backward pass that applies the chain rule once per edge, in reverse
+topological order, so every node's gradient is complete before it is passed
+on to its parents:
 
     d root / d parent  +=  d root / d node  *  d node / d parent
 
@@ -71,11 +72,11 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-6)
 def neuron_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
     """dC/dw and dC/db for one sigmoid neuron, by the chain rule by hand.
 
-    Shapes: scalars. The neuron computes z = w x + b and s = sigma(z); its cost
-    is C = 1/2 (s - y)^2. Returns (dC/dw, dC/db).
+    Shapes: scalars. The neuron computes z = w x + b and a = sigma(z); its cost
+    is C = 1/2 (a - y)^2. Returns (dC/dw, dC/db).
     """
-    s = 1.0 / (1.0 + math.exp(-(w * x + b)))
-    dC_dz = (s - y) * s * (1.0 - s)  # dC/ds times ds/dz
+    a = 1.0 / (1.0 + math.exp(-(w * x + b)))
+    dC_dz = (a - y) * a * (1.0 - a)  # dC/da times da/dz
     return dC_dz * x, dC_dz  # dz/dw = x and dz/db = 1
 
 
@@ -102,7 +103,10 @@ def tanh_rule(x: float) -> tuple[float, tuple[float]]:
 
 
 def relu_rule(x: float) -> tuple[float, tuple[float]]:
-    """max(0, x); d/dx = 1 for x > 0 and 0 otherwise (0 at the kink). Shapes: scalars."""
+    """max(0, x); d/dx = 1 for x > 0 and 0 otherwise (0 at the kink). Shapes: scalars.
+
+    Given in the notebook (lesson 01 graded relu' already); the engine needs it here.
+    """
     return (x, (1.0,)) if x > 0 else (0.0, (0.0,))
 
 

@@ -254,7 +254,7 @@ def _check_dense_forward(W: Array, b: Array, a_prev: Array) -> None:
 
 
 @checked_by(_check_dense_forward)
-def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array, Array]]:
     """Pre-activation of a dense layer: z = W a_prev + b.
 
     Shapes:
@@ -262,10 +262,12 @@ def dense_forward(W: Array, b: Array, a_prev: Array) -> tuple[Array, tuple[Array
         b       (n_l, 1)       broadcast over the m columns
         a_prev  (n_{l-1}, m)
         z       (n_l, m)
-    Returns ``(z, cache)`` with ``cache = (a_prev, W, b)`` for the backward pass.
+    Returns ``(z, cache)`` with ``cache = (a_prev, W)``: exactly what the backward
+    pass of this step, ``dense_backward(dz, cache)`` (lesson 04), needs. It needs
+    no b, and z belongs to the activation's backward pass (``layer_forward`` keeps it).
     """
     z = W @ a_prev + b
-    return z, (a_prev, W, b)
+    return z, (a_prev, W)
 
 
 def _check_layer_forward(W: Array, b: Array, a_prev: Array, activation: str) -> None:
@@ -310,38 +312,49 @@ def num_layers(params: Mapping[str, Array]) -> int:
     return L
 
 
+# The initialisation schemes of init_params (see its docstring).
+INIT_SCHEMES = ("lecun", "glorot", "he")
+
+
 def _check_init_params(
-    sizes: Sequence[int], seed: int | None = 0, scheme: str = "xavier", dtype: object = None
+    sizes: Sequence[int], seed: int | None = 0, scheme: str = "lecun", dtype: object = None
 ) -> None:
     if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
         raise ValueError(
             f"sizes must be at least two positive integers [n_0, ..., n_L], got {sizes!r}"
         )
-    if scheme not in ("xavier", "he"):
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of: xavier, he")
+    if scheme not in INIT_SCHEMES:
+        known = ", ".join(INIT_SCHEMES)
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of: {known}")
 
 
 @checked_by(_check_init_params)
 def init_params(
     sizes: Sequence[int],
     seed: int | None = 0,
-    scheme: str = "xavier",
+    scheme: str = "lecun",
     dtype: np.dtype | type = np.float64,
 ) -> Params:
     """Random weights and zero biases for a network with layer sizes n_0..n_L.
 
     ``sizes = [n_0, n_1, ..., n_L]`` gives ``W^l`` shape (n_l, n_{l-1}) and
     ``b^l`` shape (n_l, 1), returned as {"W1": ..., "b1": ..., ...}.
-    ``scheme``: "xavier" draws N(0, 1/n_{l-1}) (good for sigmoid, tanh),
-    "he" draws N(0, 2/n_{l-1}) (good for ReLU). Same seed, same parameters.
+    ``scheme`` picks the variance of every W^l's entries:
+    "lecun"  1 / n_{l-1}             (LeCun et al. 1998; sigmoid, tanh),
+    "glorot" 2 / (n_{l-1} + n_l)     (Glorot and Bengio 2010, also called "Xavier"),
+    "he"     2 / n_{l-1}             (He et al. 2015; layers whose inputs are ReLU outputs).
+    Same seed, same parameters.
     """
-    gain = {"xavier": 1.0, "he": 2.0}[scheme]
     rng = np.random.default_rng(seed)
     params = {}
     for l in range(1, len(sizes)):
         n_l, n_prev = int(sizes[l]), int(sizes[l - 1])
-        # Variance gain / n_{l-1} keeps z^l about as spread out as a^{l-1}.
-        W = rng.standard_normal((n_l, n_prev)) * np.sqrt(gain / n_prev)
+        variance = {
+            "lecun": 1.0 / n_prev,  # fan-in
+            "glorot": 2.0 / (n_prev + n_l),  # fan-in and fan-out
+            "he": 2.0 / n_prev,  # fan-in, doubled: the inputs are ReLU outputs
+        }[scheme]
+        W = rng.standard_normal((n_l, n_prev)) * np.sqrt(variance)
         params[f"W{l}"] = W.astype(dtype)
         params[f"b{l}"] = np.zeros((n_l, 1), dtype=dtype)  # a column, not a 1-D array
     return params
@@ -394,17 +407,8 @@ def forward(
 
 
 # --------------------------------------------------------------------------
-# Check your understanding: counting shapes and parameters.
+# Check your understanding: counting parameters.
 # --------------------------------------------------------------------------
-
-
-def weight_shape(sizes: Sequence[int], l: int) -> tuple[int, int]:
-    """The shape of W^l in a network with layer sizes [n_0, ..., n_L].
-
-    Shapes: W^l is (n_l, n_{l-1}): one row per unit of layer l, one column
-    per input it receives.
-    """
-    return (sizes[l], sizes[l - 1])
 
 
 def parameter_count(sizes: Sequence[int]) -> int:

@@ -8,6 +8,9 @@ with |.| the Euclidean norm of the whole array (the absolute value for
 scalars). How to read it, in float64: below 1e-7 the gradient is right;
 around 1e-4 something is suspicious (a kink of ReLU nearby, or a small bug);
 above 1e-2 it is wrong.
+
+Lesson 04's exercise :func:`~backprop_reference.matrix_form.gradient_check` (re-exported
+here) reports, per parameter, that error and the worst single entry with its index.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import numpy as np
 
 from .forward_pass import Params, get_loss
 from .forward_pass import forward as network_forward
-from .matrix_form import relative_error
+from .matrix_form import gradient_check, relative_error
 from .mini_batch import backprop_batch
 
 __all__ = [
     "check_network_gradients",
+    "gradient_check",
     "network_numerical_gradients",
     "numerical_gradient",
     "relative_error",

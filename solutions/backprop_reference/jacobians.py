@@ -20,7 +20,7 @@ import numpy as np
 
 from backprop_course.structures import MultiplyAdds
 
-from ._shapes import as_float_array, check_shape, checked_by
+from ._shapes import as_float_array, check_same_shape, check_shape, checked_by
 from .forward_pass import softmax
 
 Array = np.ndarray
@@ -164,6 +164,41 @@ def softmax_vjp(v: Array, z: Array) -> Array:
     return s * (v - np.sum(s * v, axis=0, keepdims=True))
 
 
+# -- softmax and cross-entropy together: the gradient with respect to the logits --------
+
+
+def _check_targets(z: Array, y: Array) -> None:
+    check_shape("z", z, (None, None), "(k, m): one column of logits per example")
+    check_same_shape("z", z, "y", y)
+    y = as_float_array("y", y)
+    sums = np.sum(y, axis=0)
+    bad = np.flatnonzero(np.any(y < 0, axis=0) | ~np.isclose(sums, 1.0, rtol=0.0, atol=1e-6))
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            "each column of y must be a probability distribution (entries >= 0 summing to 1): "
+            f"column {j} sums to {sums[j]:.6g}"
+            + (" and has a negative entry" if np.any(y[:, j] < 0) else "")
+            + ". For targets of another total c, the gradient keeps that factor: "
+            "c * softmax(z) - y."
+        )
+
+
+@checked_by(_check_targets)
+def softmax_cross_entropy_gradient(z: Array, y: Array) -> Array:
+    """Per-example gradient of softmax cross-entropy with respect to the logits z.
+
+    One example's loss is C = -sum_i y_i log s_i with s = softmax(z). Composing
+    dC/ds = -y / s with the softmax VJP gives s (1^T y) - y, and since each column
+    of y sums to 1 this is s - y: no Jacobian, no division by s, finite for any
+    logits (going through -y / s fails as soon as some s_i underflows to 0).
+    Shapes: z (k, m) logits, y (k, m) targets whose columns are probability
+    distributions (one-hot or soft labels; anything else raises ValueError)
+    -> (k, m), column e the gradient of example e's loss (not divided by m).
+    """
+    return softmax(z) - y
+
+
 # -- what materialising would cost ----------------------------------------------
 
 
@@ -177,6 +212,8 @@ def _check_sizes(n_out: int, n_in: int, m: int = 1) -> None:
 def count_multiply_adds(n_out: int, n_in: int, m: int = 1) -> MultiplyAdds:
     """Count multiply-adds for dC/dW of a dense layer (n_out x n_in), over m examples.
 
+    The sizes come in the order of W's shape (n_out, n_in): a 784 -> 256 layer
+    (784 inputs, 256 outputs) is count_multiply_adds(256, 784).
     Materialising: v^T J with J of shape (n_out, n_out * n_in) costs
     n_out * n_out * n_in per example (most of J is zeros, but a generic
     matrix product does not know that). The VJP v a^T costs n_out * n_in.

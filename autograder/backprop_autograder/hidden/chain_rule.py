@@ -51,9 +51,9 @@ def neuron_gradients(rng: Rng) -> list[dict]:
     for _ in range(3):
         w, b, x = _numbers(rng, 3)
         (y,) = _numbers(rng, 1, 0.0, 1.0)
-        s = 1.0 / (1.0 + math.exp(-(w * x + b)))
+        a = 1.0 / (1.0 + math.exp(-(w * x + b)))
         dw, db = ref.neuron_gradients(w, b, x, y)
-        variants = {"missing_sigma_prime": ((s - y) * x, s - y), "flipped_sign": (-dw, -db)}
+        variants = {"missing_sigma_prime": ((a - y) * x, a - y), "flipped_sign": (-dw, -db)}
         cases.append(call_case(ref.neuron_gradients, w, b, x, y, variants=variants))
     return cases
 
@@ -85,19 +85,6 @@ def tanh_rule(rng: Rng) -> list[dict]:
         call_case(ref.tanh_rule, x, variants={"missing_sigma_prime": (math.tanh(x), (1.0,))})
         for x in xs
     ]
-
-
-def relu_rule(rng: Rng) -> list[dict]:
-    """An x on each side of every threshold a slip could use: below -1, in (-1, 0),
-    exactly 0, in (0, 1) and above 1."""
-    xs = [
-        *_numbers(rng, 1, -3.0, -1.1),
-        *_numbers(rng, 1, -0.95, -0.05),
-        0.0,
-        *_numbers(rng, 1, 0.05, 0.95),
-        *_numbers(rng, 1, 1.1, 3.0),
-    ]
-    return [call_case(ref.relu_rule, x) for x in xs]
 
 
 # -- graphs ---------------------------------------------------------------------------

@@ -84,11 +84,6 @@ def sigmoid_prime(rng: Rng) -> list[dict]:
     return cases
 
 
-def relu(rng: Rng) -> list[dict]:
-    shapes = [_non_square(rng), _column(rng, low=5, high=7)]
-    return [call_case(ref.relu, _around_the_kink(rng, *shape)) for shape in shapes]
-
-
 def relu_prime(rng: Rng) -> list[dict]:
     shapes = [_non_square(rng), _column(rng, low=5, high=7)]
     return [call_case(ref.relu_prime, _around_the_kink(rng, *shape)) for shape in shapes]
@@ -117,17 +112,23 @@ def softmax(rng: Rng) -> list[dict]:
 
 def dense_forward(rng: Rng) -> list[dict]:
     """A layer that is not square on a batch, then on one example; then a square layer
-    on one example, where W a_prev + b has the shape of the mistakes it is told from."""
+    on one example, where W a_prev + b has the shape of the mistakes it is told from.
+    The cache is (a_prev, W): an (a_prev, W, b) cache, say, loses every case."""
     cases = []
     rows, cols = _non_square(rng)
     batch = int(rng.choice([m for m in range(2, 7) if m not in (rows, cols)]))
     for n_l, n_prev, m in ((rows, cols, batch), (cols, rows, 1), (cols, cols, 1)):
         W, b, a_prev = columns(rng, n_l, n_prev), columns(rng, n_l, 1), columns(rng, n_prev, m)
         z = W @ a_prev + b
-        variants = {"a_l_for_a_prev": (z, (z, W, b))}
+        variants = [
+            ("a_l_for_a_prev", (z, (z, W))),
+            ("wrong_dense_cache", (z, (a_prev, W, b))),
+            ("wrong_dense_cache", (z, (W, a_prev))),
+            ("wrong_dense_cache", (z, (a_prev, W, z))),
+        ]
         if n_l == n_prev:
-            variants["transposed"] = (W.T @ a_prev + b, (a_prev, W, b))
-            variants["elementwise_for_matmul"] = (W * a_prev + b, (a_prev, W, b))
+            variants.append(("transposed", (W.T @ a_prev + b, (a_prev, W))))
+            variants.append(("elementwise_for_matmul", (W * a_prev + b, (a_prev, W))))
         cases.append(call_case(ref.dense_forward, W, b, a_prev, variants=variants))
     return cases
 
@@ -199,22 +200,13 @@ def half_squared_error(rng: Rng) -> list[dict]:
     return cases
 
 
-def weight_shape(rng: Rng) -> list[dict]:
-    """Layers l >= 3 of deep networks with different widths, so that no slip in l - 1
-    (l, 1, 1 - l, l - 2) lands on the same width."""
-    cases = []
-    for _ in range(3):
-        L = int(rng.integers(4, 7))
-        # sizes[1 - l] is sizes[L + 2 - l]: the same entry as sizes[l - 1] when L = 2l - 3.
-        l = int(rng.choice([l for l in range(3, L + 1) if L != 2 * l - 3]))
-        sizes = _widths(rng, L + 1, high=900)
-        shape = ref.weight_shape(sizes, l)
-        cases.append(call_case(ref.weight_shape, sizes, l, variants={"transposed": shape[::-1]}))
-    return cases
-
-
 def parameter_count(rng: Rng) -> list[dict]:
-    # With L = 1, n_{1 - l} is n_{l - 1}: every network here has two layers or more.
-    return [
-        call_case(ref.parameter_count, _widths(rng, layers + 1, high=500)) for layers in (2, 3, 4)
-    ]
+    """Networks of two to four layers of different widths: with L = 1, n_{1 - l} would be
+    n_{l - 1}, and with equal widths an index slip would land on the same number."""
+    cases = []
+    for layers in (2, 3, 4):
+        sizes = _widths(rng, layers + 1, high=500)
+        weights = sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
+        variants = {"missing_biases": weights}
+        cases.append(call_case(ref.parameter_count, sizes, variants=variants))
+    return cases

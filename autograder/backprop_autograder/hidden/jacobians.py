@@ -7,7 +7,9 @@ broadcast answer has the right shape and values; m = 1 appears where an
 answer may treat one example apart (never where it would be right only
 there). Every numerical Jacobian is taken where the one-sided difference is
 far outside the tolerance. The elementwise derivative passed in is one of a
-few known functions, encoded by name.
+few known functions, encoded by name. Logits go where the numerics decide:
+near 750, where exp overflows, and far enough below their column's largest
+that a probability is exactly 0.
 """
 
 from __future__ import annotations
@@ -92,24 +94,6 @@ def elementwise_jacobian(rng: Rng) -> list[dict]:
     ]
 
 
-def elementwise_vjp(rng: Rng) -> list[dict]:
-    """A batch with n != m, then one example (m = 1)."""
-    cases = []
-    n, m = _distinct(rng, 2)
-    for name, (rows, cols) in (("tanh_prime", (n, m)), ("cube_prime", (n, 1))):
-        v, z = columns(rng, rows, cols), columns(rng, rows, cols)
-        cases.append(
-            call_case(
-                ref.elementwise_vjp,
-                v,
-                Encoded(callable=name),
-                z,
-                variants={"missing_sigma_prime": v},
-            )
-        )
-    return cases
-
-
 def linear_jacobian_weights(rng: Rng) -> list[dict]:
     """W of shape (k, n) with k != n, both at least 2: once wide, once tall."""
     k, n = _distinct(rng, 2, high=5)
@@ -159,6 +143,77 @@ def softmax_vjp(rng: Rng) -> list[dict]:
     return cases
 
 
+def _softmax(z: np.ndarray, axis: int = 0) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _one_hot(rng: Rng, k: int, m: int) -> np.ndarray:
+    return np.eye(k)[:, rng.integers(0, k, size=m)]
+
+
+def _soft(rng: Rng, k: int, m: int) -> np.ndarray:
+    """Soft labels: every column a random probability distribution, no entry zero."""
+    return rng.dirichlet(np.ones(k), size=m).T
+
+
+def _ce_variants(z: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    s = _softmax(z)
+    found = [
+        ("probabilities_not_logits", -y / s),
+        ("softmax_left_out", z - y),
+        ("softmax_wrong_axis", _softmax(z, axis=1) - y),
+    ]
+    if z.shape[1] > 1:
+        found.append(("extra_1_over_m", (s - y) / z.shape[1]))
+    return found
+
+
+def softmax_cross_entropy_gradient(rng: Rng) -> list[dict]:
+    """k >= 2 classes and m examples, k != m, both ways round: one-hot targets, then soft
+    labels with a shift of every logit; one example (m = 1) with one-hot targets; then
+    three examples of 2, 4, 5 or 6 classes where the numerics decide: logits near 750,
+    where exp overflows; near 750 too with the target class 1000 below the others, so that
+    its probability underflows to exactly 0 and anything that divides by s gets inf or
+    nan; and small logits, which vanish when shifted by the batch's largest logit instead
+    of their own column's."""
+    k, m = _distinct(rng, 2)
+    cases = []
+    z = columns(rng, k, m, 2.0)
+    y = _one_hot(rng, k, m)
+    cases.append(call_case(ref.softmax_cross_entropy_gradient, z, y, variants=_ce_variants(z, y)))
+    z = columns(rng, m, k, 3.0) + rng.uniform(-40.0, 40.0, (1, k))
+    y = _soft(rng, m, k)
+    cases.append(call_case(ref.softmax_cross_entropy_gradient, z, y, variants=_ce_variants(z, y)))
+    n = _n(rng, 3, 6)
+    z = columns(rng, n, 1, 2.0)
+    y = _one_hot(rng, n, 1)
+    cases.append(call_case(ref.softmax_cross_entropy_gradient, z, y, variants=_ce_variants(z, y)))
+    # Column 0 overflows exp without the shift; column 1 too, and has s_u = 0 with
+    # y_u >= 1/2; column 2 vanishes when shifted by the batch's maximum, not its own.
+    n = int(rng.choice([2, 4, 5, 6]))  # never 3, the number of columns
+    u = int(rng.integers(0, n))
+    z = np.hstack([750.0 + rng.uniform(-3.0, 3.0, (n, 2)), columns(rng, n, 1, 2.0)])
+    z[u, 1] -= 1000.0
+    y = np.hstack([_soft(rng, n, 1), 0.5 * np.eye(n)[:, [u]] + 0.5 * _soft(rng, n, 1),
+                   _one_hot(rng, n, 1)])  # fmt: skip
+    expected = ref.softmax_cross_entropy_gradient(z, y)
+    with np.errstate(all="ignore"):
+        naive = np.exp(z) / np.exp(z).sum(axis=0, keepdims=True)
+        shifted = np.exp(z - z.max())
+        global_shift = shifted / shifted.sum(axis=0, keepdims=True)
+    divided = expected.copy()
+    divided[:, 1] = np.nan
+    variants = [
+        ("unstable_softmax", naive - y),
+        ("unstable_softmax", global_shift - y),
+        ("divided_by_s", divided),
+        ("extra_1_over_m", expected / 3),
+    ]
+    cases.append(call_case(ref.softmax_cross_entropy_gradient, z, y, variants=variants))
+    return cases
+
+
 def count_multiply_adds(rng: Rng) -> list[dict]:
     """n_out, n_in and m all different and at least 2: no factor can be dropped or swapped."""
     cases = []
@@ -166,5 +221,8 @@ def count_multiply_adds(rng: Rng) -> list[dict]:
         m = _n(rng, 2, 64)
         sizes = np.setdiff1d(np.arange(2, 1001), [m])
         n_out, n_in = (int(n) for n in rng.choice(sizes, size=2, replace=False))
-        cases.append(call_case(ref.count_multiply_adds, n_out, n_in, m))
+        swapped = (m * n_in * n_in * n_out, m * n_out * n_in)
+        cases.append(
+            call_case(ref.count_multiply_adds, n_out, n_in, m, variants={"swapped_sizes": swapped})
+        )
     return cases

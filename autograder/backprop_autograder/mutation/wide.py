@@ -119,7 +119,7 @@ def _init_params(rng: Rng) -> dict:
     return case(
         _sizes(rng, 7),
         seed=int(rng.integers(0, 1000)),
-        scheme=str(rng.choice(["xavier", "he"])),
+        scheme=str(rng.choice(["lecun", "glorot", "he"])),
         dtype=np.float64 if rng.random() < 0.7 else np.float32,
     )
 
@@ -161,13 +161,29 @@ def _elementwise_derivative(rng: Rng) -> Encoded:
     return Encoded(callable=str(rng.choice(["tanh_prime", "cube_prime"])))
 
 
+def _cross_entropy(rng: Rng) -> dict:
+    """Logits shifted by 0 or +-600, now and then one 1000 below its column's others;
+    targets one-hot, soft or nearly sparse, every column a probability distribution."""
+    k, m = _n(rng), _m(rng)
+    z = batch(rng, k, m) + rng.choice([0.0, 600.0, -600.0])
+    if rng.random() < 0.3:
+        z[int(rng.integers(k)), int(rng.integers(m))] -= 1000.0
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        y = np.eye(k)[:, rng.integers(0, k, size=m)]
+    else:
+        y = rng.dirichlet(np.full(k, 1.0 if kind == 1 else 0.3), size=m).T
+    return case(z, y)
+
+
 def _sgd(rng: Rng) -> dict:
     x, y, params, activations, loss = network(rng, m=_n(rng, 3, 9))
-    m = x.shape[1]
+    N = x.shape[1]  # the training set's size
+    decay = {} if rng.random() < 0.3 else {"weight_decay": float(rng.choice([0.0, 0.5, 2.0, 7.0]))}
     made = case(
         params, x, y, activations, loss,
-        epochs=_n(rng, 1, 3), batch_size=_n(rng, 1, m), eta=float(rng.uniform(0.01, 0.3)),
-        momentum=float(rng.choice([0.0, 0.5, 0.9])), seed=int(rng.integers(0, 100)),
+        epochs=_n(rng, 1, 3), batch_size=_n(rng, 1, N), eta=float(rng.uniform(0.01, 0.3)),
+        momentum=float(rng.choice([0.0, 0.5, 0.9])), seed=int(rng.integers(0, 100)), **decay,
     )  # fmt: skip
     if rng.random() < 0.5:  # without one, sgd must not call it
         return made
@@ -194,6 +210,14 @@ def _relative_error(rng: Rng) -> dict:
 
 
 def _output_error(rng: Rng) -> dict:
+    if rng.random() < 0.25:  # lesson 04's sigmoid output with the binary cross-entropy
+        n, m = _n(rng), _m(rng)
+        z = batch(rng, n, m) * float(rng.choice([1.0, 10.0, 30.0]))
+        if rng.random() < 0.5:  # a saturated unit: σ(z) rounds to 1 (or nearly 0)
+            where = int(rng.integers(n)), int(rng.integers(m))
+            z[where] = rng.choice([-1, 1]) * rng.uniform(38, 700)
+        y = np.where(rng.random((n, m)) < 0.7, rng.integers(0, 2, (n, m)), rng.random((n, m)))
+        return case(ACTIVATE["sigmoid"](z), y, z, "sigmoid", "binary_cross_entropy")
     activation, loss = OUTPUTS[int(rng.integers(len(OUTPUTS)))]
     n, m = _n(rng, 2), _m(rng)
     z = batch(rng, n, m)
@@ -207,12 +231,52 @@ def _hidden_error(rng: Rng) -> dict:
     return case(batch(rng, n_next, n_l), batch(rng, n_next, m), batch(rng, n_l, m), activation)
 
 
+def _dense_backward(rng: Rng) -> dict:
+    n_l, n_prev = _n(rng), _n(rng)
+    return case(batch(rng, n_l, 1), (batch(rng, n_prev, 1), batch(rng, n_l, n_prev)))
+
+
+def _backprop(rng: Rng) -> dict:
+    x, y, params, activations, loss = network(rng, m=1)
+    if rng.random() < 0.25:  # a sigmoid output with the binary cross-entropy (lesson 04)
+        activations, loss = [*activations[:-1], "sigmoid"], "binary_cross_entropy"
+        y = rng.integers(0, 2, y.shape).astype(float)
+    return case(x, y, params, activations, loss)
+
+
+def _gradient_check(rng: Rng) -> dict:
+    """Columns, matrices and 1-D arrays; grads for some of them, exact, nearly, planted,
+    random or zero; costs that ignore some entries; steps from 1e-6 to 1e-2."""
+    from backprop_autograder.hidden.matrix_form import _exact_gradients, _quadratic_cost
+
+    kinds = [lambda: (_n(rng), 1), lambda: (_n(rng), _n(rng)), lambda: (_n(rng),)]
+    shapes = {f"p{i}": kinds[int(rng.integers(3))]() for i in range(_n(rng, 1, 3))}
+    unused = {key: [0] for key in shapes if rng.random() < 0.3}
+    cost = _quadratic_cost(rng, shapes, unused)
+    params = {key: batch(rng, int(np.prod(s)), 1).reshape(s) for key, s in shapes.items()}
+    exact = _exact_gradients(cost, params)
+    grads = {}
+    for key in [k for k in shapes if rng.random() < 0.8] or list(shapes)[:1]:
+        kind, g = int(rng.integers(5)), exact[key].copy()
+        if kind == 1:
+            g = g * (1.0 + 1e-3 * rng.normal(size=g.shape))
+        elif kind == 2:
+            g[tuple(int(rng.integers(n)) for n in g.shape)] += float(rng.normal())
+        elif kind == 3:
+            g = rng.normal(size=g.shape)
+        elif kind == 4:
+            g = np.zeros(g.shape)
+        grads[key] = g
+    if rng.random() < 0.3:
+        return case(cost, params, grads)
+    return case(cost, params, grads, float(rng.choice([1e-6, 1e-4, 1e-3, 1e-2])))
+
+
 Generator = Callable[[Rng], dict[str, Any]]
 WIDE: dict[str, Generator] = {
     # lesson 01
     "sigmoid": lambda rng: _extreme(rng) if rng.random() < 0.3 else _elementwise(rng, 5.0),
     "sigmoid_prime": lambda rng: _elementwise(rng, 3.0),
-    "relu": _elementwise,
     "relu_prime": _elementwise,
     "softmax": lambda rng: case(batch(rng, _n(rng, 2), _m(rng)) + rng.choice([0.0, 800, -800])),
     "dense_forward": lambda rng: case(*_dense(rng)),
@@ -221,7 +285,6 @@ WIDE: dict[str, Generator] = {
     "forward": lambda rng: case(*(lambda n: (n[0], n[2], n[3]))(network(rng))),
     "half_squared_error": lambda rng: case(*(lambda s: (batch(rng, *s), batch(rng, *s)))(
         (_n(rng), _m(rng)))),
-    "weight_shape": lambda rng: (lambda s: case(s, _n(rng, 1, len(s) - 1)))(_sizes(rng)),
     "parameter_count": lambda rng: case(_sizes(rng)),
     # lesson 02
     "numerical_derivative": lambda rng: (
@@ -233,15 +296,12 @@ WIDE: dict[str, Generator] = {
     "pow_rule": lambda rng: case(float(rng.uniform(0.1, 4.0)),
                                  float(rng.choice([2, 3, -1, 0.5, -2, 1.5, 4, 1]))),
     "tanh_rule": lambda rng: case(float(rng.uniform(-4.0, 4.0))),
-    "relu_rule": lambda rng: case(float(rng.choice([0.0, *_numbers(rng, 3)]))),
     "topological_order": _topological,
     "backward": _backward,
     "gradient_descent_step": _descent_step,
     # lesson 03
     "numerical_jacobian": _numerical_jacobian,
     "elementwise_jacobian": lambda rng: case(_elementwise_derivative(rng), batch(rng, _n(rng), 1)),
-    "elementwise_vjp": lambda rng: (lambda n, m: case(
-        batch(rng, n, m), _elementwise_derivative(rng), batch(rng, n, m)))(_n(rng), _m(rng)),
     "linear_jacobian_weights": lambda rng: (lambda k, n: case(batch(rng, k, n), batch(rng, n, 1)))(
         _n(rng), _n(rng)),
     "linear_vjp_input": lambda rng: (lambda k, n, m: case(batch(rng, k, m), batch(rng, k, n)))(
@@ -251,21 +311,24 @@ WIDE: dict[str, Generator] = {
     "softmax_jacobian": lambda rng: case(batch(rng, _n(rng, 2), 1) * rng.choice([1, 5])),
     "softmax_vjp": lambda rng: (lambda k, m: case(
         batch(rng, k, m), batch(rng, k, m) + rng.choice([0.0, 600.0])))(_n(rng, 2), _m(rng)),
+    "softmax_cross_entropy_gradient": _cross_entropy,
     "count_multiply_adds": lambda rng: case(_n(rng, 1, 1000), _n(rng, 1, 1000), _n(rng, 1, 64)),
     # lesson 04
     "output_error": _output_error,
     "hidden_error": _hidden_error,
-    "bias_gradient": lambda rng: case(batch(rng, _n(rng), 1)),
     "weight_gradient": lambda rng: case(batch(rng, _n(rng), 1), batch(rng, _n(rng), 1)),
-    "bp4_shapes": lambda rng: (lambda s: case(s, _n(rng, 1, len(s) - 1)))(_sizes(rng)),
-    "backprop": lambda rng: case(*network(rng, m=1)),
+    "activation_backward": lambda rng: (lambda n, m: case(batch(rng, n, m), batch(rng, n, m),
+                                                          str(rng.choice(ACTIVATIONS))))(
+        _n(rng), _m(rng)),
+    "dense_backward": _dense_backward,
+    "backprop": _backprop,
     "gradient_descent_update": _update,
     "relative_error": _relative_error,
+    "gradient_check": _gradient_check,
     # lesson 05
     "batch_weight_gradient": lambda rng: (lambda n, k, m: case(batch(rng, n, m), batch(rng, k, m)))(
         _n(rng), _n(rng), _m(rng)),
     "batch_bias_gradient": lambda rng: case(batch(rng, _n(rng), _m(rng))),
-    "backprop_batch": lambda rng: case(*network(rng)),
     "evaluate": lambda rng: (lambda n: case(n[0], np.eye(n[1].shape[0])[
         :, rng.integers(0, n[1].shape[0], size=n[0].shape[1])], *n[2:]))(network(rng)),
     "sgd": _sgd,

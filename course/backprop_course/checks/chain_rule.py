@@ -71,13 +71,13 @@ def neuron_gradients(fn: Function) -> None:
             _centred(lambda t, b=b: cost(t, b), w),
             _centred(lambda t, w=w: cost(w, t), b),
         )
-        s = 1 / (1 + math.exp(-(w * x + b)))
+        a = 1 / (1 + math.exp(-(w * x + b)))
         checks.expect(
             _pair(checks.call(fn, w, b, x, y)),
             expected,
             what=f"(dC/dw, dC/db) for w={w}, b={b}, x={x}, y={y}, against centred differences",
             variants={
-                "missing_sigma_prime": ((s - y) * x, s - y),
+                "missing_sigma_prime": ((a - y) * x, a - y),
                 "flipped_sign": (-expected[0], -expected[1]),
             },
             rtol=1e-6,
@@ -156,24 +156,6 @@ def tanh_rule(fn: Function) -> None:
         points=[(0.4,), (-1.3,), (2.2,)],
         examples=[((0.0,), (0.0, (1.0,)))],
         variants=lambda x: {"missing_sigma_prime": (math.tanh(x), (1.0,))},
-    )
-
-
-@exercise_check
-def relu_rule(fn: Function) -> None:
-    """max(0, x), with d/dx = 1 for x > 0, else 0 (0 at the kink)."""
-    _rule_checks(
-        "relu_rule",
-        fn,
-        points=[(0.8,), (-0.6,)],
-        # On each side of 0, and of -1 and 1 too: x in (0, 1) still has slope 1.
-        examples=[
-            ((-2.0,), (0.0, (0.0,))),
-            ((-0.5,), (0.0, (0.0,))),
-            ((0.0,), (0.0, (0.0,))),
-            ((0.5,), (0.5, (1.0,))),
-            ((3.0,), (3.0, (1.0,))),
-        ],
     )
 
 

@@ -90,15 +90,6 @@ def sigmoid_prime(fn: Function) -> None:
 
 
 @exercise_check
-def relu(fn: Function) -> None:
-    """relu(z) = max(0, z), elementwise."""
-    checks = Checks("relu")
-    z = np.array([[-2.0, -0.5, 0.0], [0.5, 3.0, -1e-9]])
-    checks.expect(checks.call(fn, z), np.array([[0.0, 0.0, 0.0], [0.5, 3.0, 0.0]]), what="relu(z)")
-    checks.done()
-
-
-@exercise_check
 def relu_prime(fn: Function) -> None:
     """relu'(z) = 1 where z > 0, else 0 (0 at the kink z = 0, by the course's convention)."""
     checks = Checks("relu_prime")
@@ -146,7 +137,7 @@ def softmax(fn: Function) -> None:
 
 @exercise_check
 def dense_forward(fn: Function) -> None:
-    """z = W a_prev + b, returning (z, cache) with cache = (a_prev, W, b)."""
+    """z = W a_prev + b, returning (z, cache) with cache = (a_prev, W)."""
     checks = Checks("dense_forward")
     z, cache = _pair(checks, checks.call(fn, MAZUR_W1, MAZUR_B1, MAZUR_X), "dense_forward")
     checks.expect(
@@ -171,9 +162,14 @@ def dense_forward(fn: Function) -> None:
     )
     checks.expect(
         cache,
-        (a_prev, W, b),
-        what="cache",
-        variants={"a_l_for_a_prev": (z, W, b)},
+        (a_prev, W),
+        what="cache (a_prev, W)",
+        variants=[
+            ("a_l_for_a_prev", (z, W)),
+            ("wrong_dense_cache", (a_prev, W, b)),
+            ("wrong_dense_cache", (W, a_prev)),
+            ("wrong_dense_cache", (a_prev, W, z)),
+        ],
     )
     checks.done()
 
@@ -201,9 +197,33 @@ def half_squared_error(fn: Function) -> None:
     checks.done()
 
 
+# The widths on which init_params' spread is measured: no two alike, so that fan-in,
+# fan-out and their mean give different variances in both layers.
+SPREAD_SIZES = [100, 200, 50]
+
+
+def _variances(scheme: str, n_prev: int, n_l: int) -> tuple[str, float]:
+    """The variance a scheme gives W^l's entries, spelled and as a number."""
+    return {
+        "lecun": (f"1/n_{{l-1}} = 1/{n_prev}", 1.0 / n_prev),
+        "glorot": (f"2/(n_{{l-1}} + n_l) = 2/{n_prev + n_l}", 2.0 / (n_prev + n_l)),
+        "he": (f"2/n_{{l-1}} = 2/{n_prev}", 2.0 / n_prev),
+    }[scheme]
+
+
+def _spread_mistake(scheme: str, n_prev: int, n_l: int, std: float) -> str | None:
+    """The known mistake a measured standard deviation matches, if any."""
+    _, variance = _variances(scheme, n_prev, n_l)
+    fan_out = {"lecun": 1.0 / n_l, "glorot": variance, "he": 2.0 / n_l}[scheme]
+    for key, want in (("variance_for_std", variance), ("fan_out_for_fan_in", np.sqrt(fan_out))):
+        if want != np.sqrt(variance) and abs(std - want) < 0.05 * want:
+            return key
+    return None
+
+
 @exercise_check
 def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
-    """W^l (n_l, n_{l-1}) random, b^l (n_l, 1) zeros, reproducible from the seed."""
+    """W^l (n_l, n_{l-1}) random with the scheme's spread, b^l (n_l, 1) zeros, seeded."""
     checks = Checks("init_params")
     sizes = list(sizes)
     params = checks.call(fn, sizes, 0)
@@ -238,16 +258,21 @@ def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
         not np.array_equal(params["W1"], other["W1"]) or params["W1"].size == 1,
         "init_params with seeds 0 and 1 gave the same W1: use the seed.",
     )
-    for scheme, gain in (("xavier", 1.0), ("he", 2.0)):
-        W = checks.call(fn, [200, 100], 0, scheme)["W1"]
-        want, got = np.sqrt(gain / 200), float(np.std(W))
-        checks.require(
-            abs(got - want) < 0.05 * want and abs(float(np.mean(W))) < 0.05 * want,
-            f'init_params([200, 100], 0, "{scheme}"): W1 should be drawn from N(0, {gain:g}/n_0),'
-            f" standard deviation {want:.4f}; its entries have mean {np.mean(W):.4f} "
-            f"and standard deviation {got:.4f}.",
-        )
-    small = checks.call(fn, [2, 2], 0, "xavier", np.float32)
+    for scheme in ("lecun", "glorot", "he"):
+        spread = checks.call(fn, SPREAD_SIZES, 0, scheme)
+        for l in (1, 2):
+            n_prev, n_l = SPREAD_SIZES[l - 1], SPREAD_SIZES[l]
+            W = np.asarray(spread[f"W{l}"], dtype=float)
+            spelled, variance = _variances(scheme, n_prev, n_l)
+            want, got = np.sqrt(variance), float(np.std(W))
+            checks.require(
+                abs(got - want) < 0.05 * want and abs(float(np.mean(W))) < 0.05 * want,
+                f'init_params({SPREAD_SIZES}, 0, "{scheme}"): W{l} should be drawn from '
+                f"N(0, {spelled}), standard deviation {want:.4f}; its entries have mean "
+                f"{np.mean(W):.4f} and standard deviation {got:.4f}.",
+                _spread_mistake(scheme, n_prev, n_l, got),
+            )
+    small = checks.call(fn, [2, 3], 0, "glorot", np.float32)
     checks.require(
         small["W1"].dtype == np.float32 and small["b1"].dtype == np.float32,
         f"init_params(..., dtype=np.float32) should give float32 arrays, "
@@ -272,8 +297,8 @@ def _layer_stand_ins() -> dict[str, Callable[[object], object]]:
         "dense_forward": answers(
             "dense_forward",
             [
-                ([MAZUR_W1, MAZUR_B1, MAZUR_X], (MAZUR_NET_H, (MAZUR_X, MAZUR_W1, MAZUR_B1))),
-                ([HAND_W, HAND_B, HAND_X], (HAND_Z, (HAND_X, HAND_W, HAND_B))),
+                ([MAZUR_W1, MAZUR_B1, MAZUR_X], (MAZUR_NET_H, (MAZUR_X, MAZUR_W1))),
+                ([HAND_W, HAND_B, HAND_X], (HAND_Z, (HAND_X, HAND_W))),
             ],
         ),
         "ACTIVATIONS": answers_table(
@@ -383,7 +408,7 @@ def _layer_on_a_batch(checks: Checks, fn: Function) -> None:
     """Layer 1 of the batch network below: not square (3 units, 2 inputs), 3 examples."""
     W, b = BATCH_PARAMS["W1"], BATCH_PARAMS["b1"]
     stand_ins = {
-        "dense_forward": answers("dense_forward", [([W, b, BATCH_X], (BATCH_Z1, (BATCH_X, W, b)))]),
+        "dense_forward": answers("dense_forward", [([W, b, BATCH_X], (BATCH_Z1, (BATCH_X, W)))]),
         "ACTIVATIONS": answers_table(
             "ACTIVATIONS",
             {"relu": [([BATCH_Z1], BATCH_A1)], "identity": [([BATCH_Z1], BATCH_Z1)]},
@@ -449,32 +474,24 @@ def _pair(checks: Checks, result: object, name: str) -> tuple:
 
 
 @exercise_check
-def weight_shape(fn: Function) -> None:
-    """W^l is (n_l, n_{l-1})."""
-    checks = Checks("weight_shape")
-    deep = [784, 256, 128, 64, 10]  # deeper: l - 1, 1 and 1 - l name three different widths
-    for sizes, l, expected in (
-        ([784, 30, 10], 1, (30, 784)),
-        ([784, 30, 10], 2, (10, 30)),
-        (deep, 3, (64, 128)),
-        (deep, 4, (10, 64)),
-    ):
-        got = checks.call(fn, sizes, l)
-        checks.expect(
-            tuple(got) if isinstance(got, (list, tuple)) else got,
-            expected,
-            what=f"weight_shape({sizes}, {l})",
-            variants={"transposed": expected[::-1]},
-        )
-    checks.done()
-
-
-@exercise_check
 def parameter_count(fn: Function) -> None:
     """Every weight and every bias, all layers together."""
     checks = Checks("parameter_count")
-    # Mazur's 2-2-2 network: 4 + 2 in layer 1, 4 + 2 in layer 2.
-    checks.expect(checks.call(fn, [2, 2, 2]), 12, what="parameter_count([2, 2, 2])")
-    # 784 * 30 + 30 = 23550 and 30 * 10 + 10 = 310.
-    checks.expect(checks.call(fn, [784, 30, 10]), 23860, what="parameter_count([784, 30, 10])")
+    # (sizes, the count worked by hand, the count without the biases)
+    for sizes, expected, weights_only in (
+        # Mazur's 2-2-2 network: 4 + 2 in layer 1, 4 + 2 in layer 2.
+        ([2, 2, 2], 12, 8),
+        # 784 * 30 + 30 = 23550 and 30 * 10 + 10 = 310.
+        ([784, 30, 10], 23860, 23820),
+        # Deeper, all widths different: 200704 + 256, 32768 + 128, 8192 + 64, 640 + 10.
+        ([784, 256, 128, 64, 10], 242762, 242304),
+        # One layer: 5 * 3 + 5.
+        ([3, 5], 20, 15),
+    ):
+        checks.expect(
+            checks.call(fn, sizes),
+            expected,
+            what=f"parameter_count({sizes})",
+            variants={"missing_biases": weights_only},
+        )
     checks.done()

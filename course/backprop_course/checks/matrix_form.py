@@ -1,20 +1,24 @@
 """Visible checks for lesson 04, the four equations: one function per exercise.
 
 Use them as ``check.output_error(output_error)`` after ``from backprop_course.checks
-import matrix_form as check``. Their oracle is Mazur's worked example: he
+import matrix_form as check``. Their main oracle is Mazur's worked example: he
 publishes the network's values and, through his updated weights, every
-gradient (∂E/∂w = (w − w_new) / η). Small cases worked by hand complete them.
-Where an exercise calls earlier ones, correct stand-ins answer those calls
-(from the same numbers), so each mistake is counted once.
+gradient (∂E/∂w = (w − w_new) / η). Small cases worked by hand complete them,
+and for whole networks, centred differences of the cost (``networks``). The
+gradient check is checked on a cost whose centred differences are exact: a
+quadratic, with numbers that float64 holds exactly. Where an exercise calls
+earlier ones, correct stand-ins answer those calls, so each mistake is counted
+once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from backprop_course.checking import Checks
+from backprop_course.checking import CheckFailed, Checks, described, first_difference
 from backprop_course.checks.forward_pass import (
     MAZUR_B1,
     MAZUR_B2,
@@ -28,9 +32,10 @@ from backprop_course.checks.forward_pass import (
     MAZUR_Y,
     logistic,
 )
-from backprop_course.checks.networks import check_networks
+from backprop_course.checks.networks import BCE_NETWORK, NETWORKS, check_networks
 from backprop_course.grading import exercise_check
 from backprop_course.replay import answers
+from backprop_course.structures import GradientCheck
 
 Function = Callable[..., object]
 PUBLISHED = {"rtol": 1e-6, "atol": 1e-9}  # his figures carry 9 to 10 digits
@@ -42,8 +47,12 @@ MAZUR_DELTA_2 = np.array([[0.138498561629], [-0.038098236517]])
 MAZUR_DELTA_1 = np.array([[0.008771354689], [0.009954254705]])
 MAZUR_DW2 = np.array([[0.082167040564, 0.082667627848], [-0.022602540477, -0.022740242216]])
 MAZUR_DW1 = np.array([[0.000438567734, 0.000877135469], [0.000497712735, 0.000995425471]])
+# ∂E/∂out_h (his ∂E_total/∂out_h1 = 0.036350306), and ∂E/∂x one layer further down.
+MAZUR_DA1 = np.array([[0.036350306393], [0.041370322649]])
+MAZUR_DA0 = np.array([[0.003804266880], [0.004740547349]])
 MAZUR_E_TOTAL = 0.298371109
 MAZUR_PARAMS = {"W1": MAZUR_W1, "b1": MAZUR_B1, "W2": MAZUR_W2, "b2": MAZUR_B2}
+MAZUR_GRADS = {"W1": MAZUR_DW1, "b1": MAZUR_DELTA_1, "W2": MAZUR_DW2, "b2": MAZUR_DELTA_2}
 SIGMOIDS = ["sigmoid", "sigmoid"]
 
 
@@ -51,9 +60,224 @@ def _sigma_prime(z: np.ndarray) -> np.ndarray:
     return logistic(z) * (1.0 - logistic(z))
 
 
+# -- section 2: checking a gradient ----------------------------------------------------
+
+
+@exercise_check
+def relative_error(fn: Function) -> None:
+    """‖a − b‖ / max(ε, ‖a‖ + ‖b‖) with Euclidean norms."""
+    checks = Checks("relative_error")
+    cases = (
+        (np.array([3.0, 4.0]), np.array([3.0, 4.0]), 0.0, "equal arrays"),
+        (np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.sqrt(2) / 2, "(1, 0) and (0, 1)"),
+        (np.zeros((2, 2)), np.zeros((2, 2)), 0.0, "two zero arrays (no 0/0)"),
+        (np.array([[3.0], [4.0]]), np.array([[0.0], [0.0]]), 1.0, "a column and zeros"),
+    )
+    for a, b, expected, label in cases:
+        checks.expect(
+            checks.call(fn, a, b), expected, what=f"relative_error of {label}", atol=1e-12
+        )
+    checks.done()
+
+
+def _relative_error(a: object, b: object, eps: float = 1e-12) -> float:
+    """The relative error as section 2 defines it: a stand-in for the student's."""
+    diff = np.linalg.norm(np.ravel(np.subtract(a, b)))
+    return float(diff / max(eps, np.linalg.norm(np.ravel(a)) + np.linalg.norm(np.ravel(b))))
+
+
+def _layer_cost(x: np.ndarray, t: np.ndarray) -> Callable[[Mapping[str, np.ndarray]], float]:
+    """C(params) = ½‖W x + b − t‖²: a quadratic, so centred differences are exact (up to
+    rounding, and with these numbers, all multiples of 1/64, not even that)."""
+
+    def cost(params: Mapping[str, np.ndarray]) -> float:
+        r = params["W"] @ x + params["b"] - t
+        return float(0.5 * np.sum(r * r))
+
+    return described(cost, "C(params) = ½‖W x + b − t‖²", "cost")
+
+
+def _differences(
+    cost: Callable[[Mapping[str, np.ndarray]], float],
+    params: Mapping[str, np.ndarray],
+    keys: list[str],
+    h: float,
+    *,
+    one_sided: bool = False,
+    restore: bool = True,
+) -> dict[str, np.ndarray]:
+    """Differences of the cost, entry by entry: centred, or the two mistakes named below."""
+    work = {key: np.array(value, dtype=float) for key, value in params.items()}
+    found = {}
+    for key in keys:
+        theta, numeric = work[key], np.zeros(np.shape(work[key]))
+        for index in np.ndindex(theta.shape):
+            original = theta[index]
+            theta[index] = original + h
+            up = cost(work)
+            theta[index] = original if one_sided else original - h
+            down = cost(work)
+            if restore:
+                theta[index] = original
+            numeric[index] = (up - down) / (h if one_sided else 2 * h)
+        found[key] = numeric
+    return found
+
+
+def _report(
+    analytic: Mapping[str, np.ndarray],
+    numeric: Mapping[str, np.ndarray],
+    *,
+    index: str = "worst",
+    floor: bool | None = True,
+) -> dict[str, tuple]:
+    """What gradient_check reports, or (``index``, ``floor``) what a named mistake reports:
+    ``floor`` False divides by |g_i| + |n_i| alone (0 for 0/0), None too (nan for 0/0)."""
+    found = {}
+    for key, g in analytic.items():
+        n = numeric[key]
+        size = np.abs(g) + np.abs(n)
+        if floor:
+            scale = np.maximum(size, max(float(np.mean(size)), 1e-12))
+        else:
+            scale = size if floor is None else np.maximum(size, 1e-300)
+        with np.errstate(all="ignore"):
+            errors = np.abs(g - n) / scale
+        flat = int(np.argmax(errors))
+        if index == "flat":
+            where: object = flat
+        elif index in ("largest_analytic", "largest_numeric"):
+            largest = np.abs(g if index == "largest_analytic" else n)
+            where = tuple(int(i) for i in np.unravel_index(int(np.argmax(largest)), g.shape))
+        else:
+            where = tuple(int(i) for i in np.unravel_index(flat, g.shape))
+        worst = float(errors.max()) if index == "flat" else float(errors[where])
+        found[key] = GradientCheck(_relative_error(g, n), where, worst)  # type: ignore[arg-type]
+    return found
+
+
+def _gradient_check_variants(
+    cost: Callable, params: dict, grads: dict, h: float, numeric: dict
+) -> list[tuple[str, object]]:
+    """The reports of the named mistakes, for the same call."""
+    keys = list(grads)
+    found: list[tuple[str, object]] = [
+        ("worst_index_flat", _report(grads, numeric, index="flat")),
+        ("worst_index_of_largest_gradient", _report(grads, numeric, index="largest_analytic")),
+        ("worst_index_of_largest_gradient", _report(grads, numeric, index="largest_numeric")),
+        ("entry_error_no_floor", _report(grads, numeric, floor=False)),
+        ("entry_error_no_floor", _report(grads, numeric, floor=None)),
+        ("one_sided_difference",
+         _report(grads, _differences(cost, params, keys, h, one_sided=True))),
+        ("perturbation_not_restored",
+         _report(grads, _differences(cost, params, keys, h, restore=False))),
+    ]  # fmt: skip
+    for key, report in list(found):  # the largest gradient's own error, or the largest error
+        if key == "worst_index_of_largest_gradient":
+            worst = {k: GradientCheck(r, i, max(e, _report(grads, numeric)[k][2]))
+                     for k, (r, i, e) in report.items()}  # fmt: skip
+            found.append((key, worst))
+    return found
+
+
+def _call_gradient_check(checks: Checks, fn: Function, *args: object) -> object:
+    """Call it, and say plainly when it left a perturbation in params or changed grads."""
+    _, params, grads, *_ = args
+    before = copy.deepcopy((params, grads))
+    with checks.isolating(fn, {"relative_error": lambda own: _relative_error}):
+        report = checks.call(fn, *args, may_change_inputs=True)
+    changed = first_difference(params, before[0])
+    checks.require(
+        changed is None,
+        f"gradient_check changed params{changed} in place: move the entries of a working "
+        "copy (or put each one back exactly), and leave the caller's parameters as they were.",
+        mistake="perturbation_not_restored",
+    )
+    changed = first_difference(grads, before[1])
+    checks.require(
+        changed is None, f"gradient_check changed grads{changed} in place.", "mutated_input"
+    )
+    return report
+
+
+def _expect_report(
+    checks: Checks, report: object, expected: dict, context: str, variants: list
+) -> None:
+    """Compare a report; a failure says first on what the check ran."""
+    checks.require(
+        isinstance(report, Mapping),
+        "gradient_check should return a dict {name: GradientCheck(relative_error, "
+        f"worst_index, worst_error)}}, got {type(report).__name__}.",
+    )
+    try:
+        checks.expect(report, expected, what="report", variants=variants, atol=1e-12)
+    except CheckFailed as failure:
+        raise CheckFailed(
+            f"{context}:\n{failure}",
+            what=f"gradient_check: {failure.what}",
+            mistake=failure.mistake,
+        ) from None
+
+
+@exercise_check
+def gradient_check(fn: Function) -> None:
+    """Per parameter: the relative error of the norms, and the worst entry with its index."""
+    checks = Checks("gradient_check")
+    # A linear layer with 3 outputs and 4 inputs: r = W x + b − t = (1.25, −0.5, 0), so
+    # ∂C/∂W = r xᵀ and ∂C/∂b = r, exactly. "frozen" is a parameter the cost ignores.
+    x = np.array([[1.0], [-2.0], [0.5], [1.5]])
+    t = np.array([[0.5], [-0.625], [-0.375]])
+    params = {
+        "W": np.array([[0.5, -0.25, 1.0, 0.0], [0.75, 0.5, -1.5, 0.25], [1.0, 0.5, 0.0, -0.25]]),
+        "b": np.array([[0.25], [-0.5], [0.0]]),
+        "frozen": np.array([[1.0, -1.0]]),
+    }
+    cost = _layer_cost(x, t)
+    r = params["W"] @ x + params["b"] - t
+    exact = {"W": r @ x.T, "b": r, "frozen": np.zeros((1, 2))}
+    # Planted: the sign of ∂C/∂W[1, 2] flipped (the largest gradient is elsewhere), a
+    # small slip in ∂C/∂b[1], and 2⁻³⁰ where ∂C/∂b[2] is exactly 0.
+    grads = {key: value.copy() for key, value in exact.items()}
+    grads["W"][1, 2] *= -1.0
+    grads["b"][1, 0] += 2.0**-10
+    grads["b"][2, 0] = 2.0**-30
+    h = 2.0**-6
+    report = _call_gradient_check(checks, fn, cost, params, grads, h)
+    _expect_report(
+        checks,
+        report,
+        _report(grads, exact),
+        "On a layer with C(params) = ½‖W x + b − t‖², h = 2⁻⁶, grads['W'] with one entry of "
+        "the wrong sign, grads['b'] with a small slip and grads['frozen'] right (all zero)",
+        _gradient_check_variants(cost, params, grads, h, exact),
+    )
+    # Only some of the parameters, and one wrong entry among 1200 that the norms hide:
+    # the relative error of the whole array stays near 1e-3, the entry's error does not.
+    rng = np.random.default_rng(4)
+    x, t = rng.integers(-8, 9, (40, 1)) / 8, rng.integers(-8, 9, (30, 1)) / 8
+    params = {"W": rng.integers(-8, 9, (30, 40)) / 64, "b": rng.integers(-8, 9, (30, 1)) / 8}
+    cost = _layer_cost(x, t)
+    exact_W = (params["W"] @ x + params["b"] - t) @ x.T
+    grads = {"W": exact_W.copy()}
+    grads["W"][17, 23] += 0.5
+    report = _call_gradient_check(checks, fn, cost, params, grads, h)
+    _expect_report(
+        checks,
+        report,
+        _report(grads, {"W": exact_W}),
+        "On a layer with C(params) = ½‖W x + b − t‖², h = 2⁻⁶, grads for W alone "
+        "(30 × 40, one entry off by 0.5)",
+        _gradient_check_variants(cost, params, grads, h, {"W": exact_W}),
+    )
+    checks.done()
+
+
+# -- sections 3 to 5: the equations -------------------------------------------------------
+
+
 @exercise_check
 def output_error(fn: Function) -> None:
-    """BP1: δ^L = ∇_a C ⊙ σ'(z^L)."""
+    """BP1: δ^L = ∂C/∂z^L, for every activation and loss, safe where a sigmoid saturates."""
     checks = Checks("output_error")
     gradient = MAZUR_OUT_O - MAZUR_Y
     checks.expect(
@@ -73,12 +297,31 @@ def output_error(fn: Function) -> None:
         np.array([[1 / 6], [1 / 3], [-1 / 2]]),
         what='δ^L for "softmax_cross_entropy" and an "identity" output, z = log (1, 2, 3)',
     )
+    # Binary cross-entropy and a sigmoid output, two examples: σ(0) = 1/2, σ(log 3) = 3/4,
+    # and two saturated units (σ(40) rounds to 1, σ(−40) to 4e−18), one of them wrong.
+    z = np.array([[0.0, 40.0], [np.log(3.0), -40.0]])
+    a = np.array([[0.5, 1.0], [0.75, 0.0]])
+    y = np.array([[1.0, 0.0], [0.0, 0.0]])
+    with np.errstate(all="ignore"):
+        uncancelled = (a - y) / (a * (1.0 - a)) * _sigma_prime(z)
+        wrt_a = (a - y) / (a * (1.0 - a))
+    checks.expect(
+        checks.call(fn, a, y, z, "sigmoid", "binary_cross_entropy"),
+        np.array([[-0.5, 1.0], [0.75, 0.0]]),
+        what='δ^L for "binary_cross_entropy" and a "sigmoid" output, z = (0, log 3) and '
+        "(40, −40): a = (1/2, 3/4) and the saturated (1, 0), targets (1, 0) and (0, 0)",
+        variants={
+            "bce_uncancelled": uncancelled,
+            "bce_sigma_prime_kept": (a - y) * _sigma_prime(z),
+            "missing_sigma_prime": wrt_a,
+        },
+    )
     checks.done()
 
 
 @exercise_check
 def hidden_error(fn: Function) -> None:
-    """BP2: δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)."""
+    """BP2: δ^l from δ^{l+1}, through the weights W^{l+1} and the activation of layer l."""
     checks = Checks("hidden_error")
     back = MAZUR_W2.T @ MAZUR_DELTA_2
     checks.expect(
@@ -104,28 +347,8 @@ def hidden_error(fn: Function) -> None:
 
 
 @exercise_check
-def bias_gradient(fn: Function) -> None:
-    """BP3: ∂C/∂b^l = δ^l, one example."""
-    checks = Checks("bias_gradient")
-    deltas = (
-        (MAZUR_DELTA_2, "Mazur's δ^2"),
-        (np.array([[0.5], [-1.0], [2.0]]), "δ = (0.5, -1, 2)"),
-        (np.array([[-3.0]]), "δ = (-3), one unit"),
-    )
-    for delta, label in deltas:
-        got = checks.call(fn, delta)
-        checks.expect(got, delta, what=f"∂C/∂b for {label}")
-        checks.require(
-            not np.shares_memory(got, delta),
-            f"bias_gradient({label}) returned δ itself: the result should be a new array.",
-            mistake="aliased_result",
-        )
-    checks.done()
-
-
-@exercise_check
 def weight_gradient(fn: Function) -> None:
-    """BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, one example."""
+    """BP4: ∂C/∂W^l for one example, shaped like W^l."""
     checks = Checks("weight_gradient")
     checks.expect(
         checks.call(fn, MAZUR_DELTA_2, MAZUR_OUT_H),
@@ -141,29 +364,98 @@ def weight_gradient(fn: Function) -> None:
     checks.expect(
         checks.call(fn, delta, a_prev),
         np.array([[3.0, 0.5, 1.0], [-6.0, -1.0, -2.0]]),
-        what="δ aᵀ for δ = (1, -2) and a_prev = (3, 0.5, 1)",
+        what="∂C/∂W for δ = (1, -2) and a_prev = (3, 0.5, 1)",
+    )
+    checks.done()
+
+
+# -- section 6: the layers' backward passes ---------------------------------------------
+
+
+@exercise_check
+def activation_backward(fn: Function) -> None:
+    """dz = ∂C/∂z from da = ∂C/∂a through a = σ(z), elementwise, any number of columns."""
+    checks = Checks("activation_backward")
+    checks.expect(
+        checks.call(fn, MAZUR_DA1, MAZUR_NET_H, "sigmoid"),
+        MAZUR_DELTA_1,
+        what="∂E/∂net_h of Mazur's network from ∂E/∂out_h = (0.036350306, 0.041370323)",
+        variants={
+            "missing_sigma_prime": MAZUR_DA1,
+            "sigma_prime_of_a": MAZUR_DA1 * _sigma_prime(MAZUR_OUT_H),
+        },
+        **PUBLISHED,
+    )
+    # Three units, two examples: ReLU on both sides of its kink (σ'(0) = 0 in this course).
+    da = np.array([[2.0, -1.0], [4.0, 0.5], [-3.0, 1.0]])
+    z = np.array([[1.5, -2.0], [0.0, 3.0], [-0.5, 0.25]])
+    checks.expect(
+        checks.call(fn, da, z, "relu"),
+        np.array([[2.0, 0.0], [0.0, 0.5], [0.0, 1.0]]),
+        what='dz for "relu", da and z of shape (3, 2)',
+        variants={"missing_sigma_prime": da},
+    )
+    z = np.array([[0.0, 1.0, -2.0]])
+    da = np.array([[3.0, -2.0, 0.5]])
+    tanh_prime = 1.0 - np.tanh(z) ** 2
+    checks.expect(
+        checks.call(fn, da, z, "tanh"),
+        da * tanh_prime,
+        what='dz for "tanh", da and z of shape (1, 3), z = (0, 1, −2)',
+        variants={
+            "missing_sigma_prime": da,
+            "sigma_prime_of_a": da * (1.0 - np.tanh(np.tanh(z)) ** 2),
+        },
+    )
+    checks.expect(
+        checks.call(fn, da, z, "identity"),
+        da,
+        what='dz for "identity" (σ\' = 1), da and z of shape (1, 3)',
     )
     checks.done()
 
 
 @exercise_check
-def bp4_shapes(fn: Function) -> None:
-    """The shapes of δ^l, (a^{l-1})ᵀ and ∂C/∂W^l."""
-    checks = Checks("bp4_shapes")
-    for sizes, l in (([784, 30, 10], 2), ([5, 7, 3, 9], 3), ([5, 7, 3, 9], 1)):
-        got = checks.call(fn, sizes, l)
-        n_l, n_prev = sizes[l], sizes[l - 1]
-        expected = {"delta": (n_l, 1), "a_prev_T": (1, n_prev), "dC_dW": (n_l, n_prev)}
-        if isinstance(got, dict):
-            got = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in got.items()}
-        checks.expect(
-            got,
-            expected,
-            what=f"bp4_shapes({sizes}, {l})",
-            variants={"transposed": {**expected, "dC_dW": (n_prev, n_l)}},
+def dense_backward(fn: Function) -> None:
+    """(∂C/∂a_prev, ∂C/∂W, ∂C/∂b) of z = W a_prev + b from dz = ∂C/∂z, one example."""
+    checks = Checks("dense_backward")
+    dz, a_prev = np.array([[1.0], [-2.0]]), np.array([[3.0], [0.5], [1.0]])
+    W = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 0.5]])
+    dW = np.array([[3.0, 0.5, 1.0], [-6.0, -1.0, -2.0]])
+    stand_ins = {
+        "weight_gradient": answers(
+            "weight_gradient", [([MAZUR_DELTA_2, MAZUR_OUT_H], MAZUR_DW2), ([dz, a_prev], dW)]
+        )
+    }
+    with checks.isolating(fn, stand_ins):
+        mazur = checks.call(fn, MAZUR_DELTA_2, (MAZUR_OUT_H, MAZUR_W2))
+        worked = checks.call(fn, dz, (a_prev, W))
+    checks.expect(
+        mazur,
+        (MAZUR_DA1, MAZUR_DW2, MAZUR_DELTA_2),
+        what="(da_prev, dW, db) of Mazur's output layer, dz = δ^2",
+        variants=[
+            ("transposed", (MAZUR_W2 @ MAZUR_DELTA_2, MAZUR_DW2, MAZUR_DELTA_2)),
+            ("transposed", (MAZUR_DA1, MAZUR_DW2.T, MAZUR_DELTA_2)),
+            ("elementwise_for_matmul", (MAZUR_DA1, MAZUR_DELTA_2 * MAZUR_OUT_H, MAZUR_DELTA_2)),
+        ],
+        **PUBLISHED,
+    )
+    checks.expect(
+        worked,
+        (np.array([[3.0], [-6.0], [1.0]]), dW, dz),
+        what="(da_prev, dW, db) for dz = (1, −2), a_prev = (3, 0.5, 1) and W of shape (2, 3)",
+    )
+    for result, given, label in ((mazur, MAZUR_DELTA_2, "δ^2"), (worked, dz, "dz = (1, −2)")):
+        checks.require(
+            not np.shares_memory(result[2], given),
+            f"dense_backward({label}, ...) returned dz itself as db: db should be a new array.",
+            mistake="aliased_result",
         )
     checks.done()
 
+
+# -- section 7: backpropagation ----------------------------------------------------------
 
 # Mazur's forward pass as a correct one computes it in float64: the arguments
 # backprop passes on. The stand-ins below open to arguments that round like theirs
@@ -177,27 +469,23 @@ FLOAT64_OUT_O = logistic(FLOAT64_NET_O)
 def _mazur_stand_ins() -> dict[str, Callable[[object], object]]:
     """Correct answers, from Mazur's figures, for the calls backprop makes.
 
-    The δs passed on are the stand-ins' own answers, so their arguments are
-    his figures; the rest come from the forward pass, so they are in float64.
+    The δs and ∂E/∂out passed on are the stand-ins' own answers, so their
+    arguments are his figures; the rest come from the forward pass, in float64.
     """
     output = [FLOAT64_OUT_O, MAZUR_Y, FLOAT64_NET_O, "sigmoid", "half_squared_error"]
     return {
         "output_error": answers("output_error", [(output, MAZUR_DELTA_2)]),
-        "hidden_error": answers(
-            "hidden_error", [([MAZUR_W2, MAZUR_DELTA_2, FLOAT64_NET_H, "sigmoid"], MAZUR_DELTA_1)]
+        "dense_backward": answers(
+            "dense_backward",
+            [
+                ([MAZUR_DELTA_2, (FLOAT64_OUT_H, MAZUR_W2)], (MAZUR_DA1, MAZUR_DW2, MAZUR_DELTA_2)),
+                ([MAZUR_DELTA_1, (MAZUR_X, MAZUR_W1)], (MAZUR_DA0, MAZUR_DW1, MAZUR_DELTA_1)),
+            ],
         ),
-        "weight_gradient": answers(
-            "weight_gradient",
-            [([MAZUR_DELTA_2, FLOAT64_OUT_H], MAZUR_DW2), ([MAZUR_DELTA_1, MAZUR_X], MAZUR_DW1)],
-        ),
-        "bias_gradient": answers(
-            "bias_gradient",
-            [([MAZUR_DELTA_2], MAZUR_DELTA_2), ([MAZUR_DELTA_1], MAZUR_DELTA_1)],
+        "activation_backward": answers(
+            "activation_backward", [([MAZUR_DA1, FLOAT64_NET_H, "sigmoid"], MAZUR_DELTA_1)]
         ),
     }
-
-
-MAZUR_GRADS = {"W1": MAZUR_DW1, "b1": MAZUR_DELTA_1, "W2": MAZUR_DW2, "b2": MAZUR_DELTA_2}
 
 
 def grads_and_cost(checks: Checks, result: object, name: str) -> tuple[dict, float]:
@@ -209,9 +497,12 @@ def grads_and_cost(checks: Checks, result: object, name: str) -> tuple[dict, flo
     return result  # type: ignore[return-value]
 
 
+BACKPROP_USES = ("output_error", "dense_backward", "activation_backward")
+
+
 @exercise_check
 def backprop(fn: Function) -> None:
-    """All gradients of one example: forward, BP1, then BP4, BP3, BP2 from layer L down."""
+    """All gradients of one example: forward, BP1, then each layer's backward pass from L down."""
     checks = Checks("backprop")
     with checks.isolating(fn, _mazur_stand_ins()):
         result = checks.call(fn, MAZUR_X, MAZUR_Y, MAZUR_PARAMS, SIGMOIDS, "half_squared_error")
@@ -229,12 +520,13 @@ def backprop(fn: Function) -> None:
         **PUBLISHED,
     )
     checks.expect(cost, MAZUR_E_TOTAL, what="the cost E_total", **PUBLISHED)
-    # Then networks where every index, order and activation shows (one example each).
-    check_networks(checks, fn, 1, BACKPROP_USES, grads_and_cost)
+    # Then networks where every index, order and activation shows (one example each),
+    # and a sigmoid output with the binary cross-entropy.
+    check_networks(checks, fn, 1, BACKPROP_USES, grads_and_cost, (*NETWORKS, BCE_NETWORK))
     checks.done()
 
 
-BACKPROP_USES = ("output_error", "hidden_error", "weight_gradient", "bias_gradient")
+# -- section 9: gradient descent ---------------------------------------------------------
 
 
 @exercise_check
@@ -269,21 +561,4 @@ def gradient_descent_update(fn: Function) -> None:
         what="Mazur's updated w5, w6, w7, w8 (η = 0.5)",
         **PUBLISHED,
     )
-    checks.done()
-
-
-@exercise_check
-def relative_error(fn: Function) -> None:
-    """‖a − b‖ / max(ε, ‖a‖ + ‖b‖) with Euclidean norms."""
-    checks = Checks("relative_error")
-    cases = (
-        (np.array([3.0, 4.0]), np.array([3.0, 4.0]), 0.0, "equal arrays"),
-        (np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.sqrt(2) / 2, "(1, 0) and (0, 1)"),
-        (np.zeros((2, 2)), np.zeros((2, 2)), 0.0, "two zero arrays (no 0/0)"),
-        (np.array([[3.0], [4.0]]), np.array([[0.0], [0.0]]), 1.0, "a column and zeros"),
-    )
-    for a, b, expected, label in cases:
-        checks.expect(
-            checks.call(fn, a, b), expected, what=f"relative_error of {label}", atol=1e-12
-        )
     checks.done()

@@ -1,35 +1,21 @@
 """Visible checks for lesson 05, mini-batches: one function per exercise.
 
 Use them as ``check.sgd(sgd)`` after ``from backprop_course.checks import
-mini_batch as check``. Their oracles: small batches worked by hand, Mazur's
-network (a batch of two copies of his example has his gradients), and, for
-SGD, a stand-in gradient that never changes, whose updates can be written
-down exactly.
+mini_batch as check``. Their oracles: small batches worked by hand, centred
+differences of the mean cost and of each example's own loss, and, for SGD,
+stand-in gradients whose updates (with momentum and weight decay) can be
+written down exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from backprop_course.checking import CheckFailed, Checks
-from backprop_course.checks.forward_pass import MAZUR_X, MAZUR_Y
-from backprop_course.checks.matrix_form import (
-    FLOAT64_OUT_H,
-    MAZUR_DELTA_1,
-    MAZUR_DELTA_2,
-    MAZUR_DW1,
-    MAZUR_DW2,
-    MAZUR_E_TOTAL,
-    MAZUR_GRADS,
-    MAZUR_PARAMS,
-    SIGMOIDS,
-    grads_and_cost,
-)
-from backprop_course.checks.networks import check_networks
+from backprop_course.checking import CheckFailed, Checks, mistake_line
+from backprop_course.checks.networks import NETWORKS, STEP, Network, cost_function, inputs
 from backprop_course.grading import exercise_check
-from backprop_course.replay import answers
 
 Function = Callable[..., object]
 
@@ -41,86 +27,129 @@ A_PREV = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [2.0, 1.0, 0.0], [-1.0, 3.
 
 @exercise_check
 def batch_weight_gradient(fn: Function) -> None:
-    """(1/m) Δ^l (A^{l-1})ᵀ."""
+    """∂C/∂W^l of the mean cost: the mean over the examples of each one's BP4."""
     checks = Checks("batch_weight_gradient")
-    total = np.array([[-4.0, 5.0, 5.0, 7.0], [6.0, 4.0, -4.0, 6.0]])  # Δ Aᵀ, by hand
+    # Σ_i δ^(i) (a^(i))ᵀ, the three outer products added by hand.
+    total = np.array([[-4.0, 5.0, 5.0, 7.0], [6.0, 4.0, -4.0, 6.0]])
     checks.expect(
         checks.call(fn, DELTA, A_PREV),
         total / 3,
-        what="(1/m) Δ Aᵀ for Δ of shape (2, 3) and A_prev of shape (4, 3)",
+        what="the gradient for Δ of shape (2, 3) and A_prev of shape (4, 3) "
+        "(the mean of the three outer products δ aᵀ)",
         variants={"missing_1_over_m": total, "doubled_1_over_m": total / 9},
+    )
+    # One example: BP4 itself, the outer product.
+    checks.expect(
+        checks.call(fn, DELTA[:, [1]], A_PREV[:, [1]]),
+        np.array([[-3.0, 6.0, 3.0, 9.0], [0.0, 0.0, 0.0, 0.0]]),
+        what="the gradient for a batch of one example (m = 1): BP4, δ aᵀ",
     )
     checks.done()
 
 
 @exercise_check
 def batch_bias_gradient(fn: Function) -> None:
-    """(1/m) Δ^l 1: the mean over the columns, as an (n_l, 1) column."""
+    """∂C/∂b^l of the mean cost: the mean of the columns of Δ^l, as an (n_l, 1) column."""
     checks = Checks("batch_bias_gradient")
     Delta = np.array([[1.0, 3.0, 2.0], [-2.0, 0.0, 5.0]])
     checks.expect(
         checks.call(fn, Delta),
         np.array([[2.0], [1.0]]),
-        what="(1/m) Δ 1 for Δ of shape (2, 3)",
+        what="the gradient for Δ of shape (2, 3) (the mean of its three columns)",
         variants=[
             ("missing_1_over_m", np.array([[6.0], [3.0]])),
+            ("doubled_1_over_m", np.array([[2.0 / 3], [1.0 / 3]])),
             ("bias_wrong_axis", np.array([[-0.5, 1.5, 3.5]])),
             ("bias_wrong_axis", np.array([[-1.0, 3.0, 7.0]])),
             ("bias_wrong_axis", np.array([[-0.5], [1.5], [3.5]])),
         ],
     )
+    checks.expect(
+        checks.call(fn, Delta[:, [2]]),
+        np.array([[2.0], [5.0]]),
+        what="the gradient for a batch of one example (m = 1): BP3, δ itself",
+    )
     checks.done()
 
 
-def _two_mazur_columns() -> dict[str, Callable[[object], object]]:
-    """Correct answers for the calls backprop_batch makes on two copies of Mazur's example.
+# -- a demonstration, not a graded check: the batch gradient is the mean of the examples'
 
-    The arguments are what a correct answer passes: the forward pass in float64,
-    and the δs, which it computes itself, within 1e-11 of the 12-digit figures
-    (close enough to open the sealed answers: see backprop_course.sealed).
+
+def _per_example_mean(network: Network, X: np.ndarray, Y: np.ndarray, params: dict, fn: Function):
+    """The mean over the columns of each example's own gradient, by centred differences."""
+    m = X.shape[1]
+    found = {key: np.zeros_like(value) for key, value in params.items()}
+    for i in range(m):
+        cost = cost_function(fn, X[:, [i]], Y[:, [i]], network)  # C_i, example i alone
+        for key, value in params.items():
+            for index in np.ndindex(value.shape):
+                shifted = {k: v.copy() for k, v in params.items()}
+                shifted[key][index] = value[index] + STEP
+                up = cost(shifted)
+                shifted[key][index] = value[index] - STEP
+                found[key][index] += (up - cost(shifted)) / (2 * STEP) / m
+    return found
+
+
+def _compare_with_examples(checks: Checks, fn: Function, m: int) -> float:
+    """Every network: each gradient against the mean of the per-example ones; the largest gap."""
+    largest = 0.0
+    for network in NETWORKS:
+        X, Y, params = inputs(network, m)
+        result = checks.call(fn, X, Y, params, list(network.activations), network.loss)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Mapping)):
+            got = type(result).__name__
+            raise CheckFailed(f"backprop_batch should return a pair (grads, cost), got a {got}")
+        grads = result[0]
+        expected = _per_example_mean(network, X, Y, params, fn)
+        where = f"on {network.describe(m)}"
+        for l in range(1, len(network.sizes)):
+            for key in (f"W{l}", f"b{l}"):  # each layer's weights before its bias
+                checks.expect(
+                    grads.get(key) if isinstance(grads, Mapping) else None,
+                    expected[key],
+                    what=f"grads[{key!r}] {where}, against the mean of the {m} examples' own "
+                    "gradients",
+                    variants={
+                        "missing_1_over_m": m * expected[key],
+                        "doubled_1_over_m": expected[key] / m,
+                    },
+                    rtol=1e-5,
+                    atol=1e-8,
+                )
+                gap = np.max(np.abs(np.asarray(grads[key], dtype=float) - expected[key]))
+                largest = max(largest, float(gap))
+    return largest
+
+
+def mean_of_examples(backprop_batch: Function, layer: Function | None = None) -> None:
+    """Show whether ``backprop_batch`` gives the mean of the per-example gradients.
+
+    A demonstration, worth no points, that never raises: it prints one line,
+    ✔ or ✘ with the likely mistake. On three small networks (one to three
+    layers, all sizes different) and a batch of m = 4 columns, it compares every
+    gradient with the mean over the columns of each example's own gradient,
+    by centred differences of that example's loss alone. ``layer``, if given,
+    replaces the batch layer ``dense_backward_batch`` while it runs: pass
+    lesson 04's one-example ``dense_backward`` to see what it does with a batch.
     """
-    twice = lambda column: np.hstack([column, column])  # noqa: E731
-    return {
-        "batch_weight_gradient": answers(
-            "batch_weight_gradient",
-            [
-                ([twice(MAZUR_DELTA_2), twice(FLOAT64_OUT_H)], MAZUR_DW2),
-                ([twice(MAZUR_DELTA_1), twice(MAZUR_X)], MAZUR_DW1),
-            ],
-        ),
-        "batch_bias_gradient": answers(
-            "batch_bias_gradient",
-            [([twice(MAZUR_DELTA_2)], MAZUR_DELTA_2), ([twice(MAZUR_DELTA_1)], MAZUR_DELTA_1)],
-        ),
-    }
-
-
-@exercise_check
-def backprop_batch(fn: Function) -> None:
-    """Gradients of the mean cost of a batch, fully matrix-based."""
-    checks = Checks("backprop_batch")
-    X, Y = np.hstack([MAZUR_X, MAZUR_X]), np.hstack([MAZUR_Y, MAZUR_Y])
-    with checks.isolating(fn, _two_mazur_columns()):
-        result = checks.call(fn, X, Y, MAZUR_PARAMS, SIGMOIDS, "half_squared_error")
-    grads, cost = grads_and_cost(checks, result, "backprop_batch")
-    checks.expect(
-        grads,
-        MAZUR_GRADS,
-        what="the gradients for a batch of two copies of Mazur's example (= his gradients)",
-        rtol=1e-6,
+    checks, m = Checks("backprop_batch"), 4
+    stand_ins = {} if layer is None else {"dense_backward_batch": lambda own: layer}
+    name = getattr(layer, "__name__", "the given layer")
+    with_layer = "" if layer is None else f" with {name} as the batch layer"
+    try:
+        with checks.isolating(backprop_batch, stand_ins):
+            largest = _compare_with_examples(checks, backprop_batch, m)
+    except CheckFailed as failure:
+        text = str(failure)
+        if failure.mistake and mistake_line(failure.mistake) not in text:
+            text += "\n" + mistake_line(failure.mistake)
+        print(f"✘ backprop_batch{with_layer} is not the mean of the per-example gradients.\n{text}")
+        return
+    print(
+        f"✔ backprop_batch{with_layer} gives the mean of the per-example gradients on "
+        f"{len(NETWORKS)} networks with m = {m} (largest difference {largest:.1e})."
     )
-    checks.expect(
-        cost,
-        MAZUR_E_TOTAL,
-        what="the mean cost of the batch (= his E_total)",
-        variants={"missing_1_over_m": 2 * MAZUR_E_TOTAL},
-        rtol=1e-6,
-    )
-    # Then networks where every index, order and activation shows, with m = 3 and m = 1.
-    for m in (3, 1):
-        check_networks(checks, fn, m, ("batch_weight_gradient", "batch_bias_gradient"),
-                       grads_and_cost)  # fmt: skip
-    checks.done()
 
 
 @exercise_check
@@ -164,9 +193,22 @@ def _constant_gradient(own: object) -> Callable[..., tuple[dict, float]]:
     return backprop_batch
 
 
+def _constant_run(sizes: list[int], eta: float, momentum: float, decay: Callable) -> dict:
+    """The parameters after batches of ``sizes`` columns with the constant gradient G.
+
+    ``decay(key, batch_size, params)`` is what the step adds to G[key]."""
+    params, velocity = dict(P0), {key: np.zeros_like(value) for key, value in P0.items()}
+    for size in sizes:
+        g = {key: G[key] + decay(key, size, params) for key in P0}
+        velocity = {key: momentum * velocity[key] - eta * g[key] for key in P0}
+        params = {key: params[key] + velocity[key] for key in P0}
+    return params
+
+
 @exercise_check
 def sgd(fn: Function) -> None:
-    """v <- μ v − η g, p <- p + v, every mini-batch; seeded shuffling; a new dict."""
+    """v <- μ v − η g, p <- p + v, every mini-batch; g with the weight decay (λ/N) W;
+    seeded shuffling; a new dict."""
     checks = Checks("sgd")
     X, Y = np.ones((2, 4)), np.ones((1, 4))
     seen: list[int] = []
@@ -206,17 +248,70 @@ def sgd(fn: Function) -> None:
             {key: P0[key] - 0.4 * G[key] for key in P0},
             what="the parameters after 1 epoch of 4 batches of 1 column, η = 0.1, no momentum",
         )
+    _check_weight_decay(checks, fn)
     _check_column_dependent(checks, fn)
     checks.done()
 
 
-# For sgd's second part: a stand-in whose gradient and cost depend on the columns it
+# Weight decay: N = 6 columns in batches of 4 and 2, so that N, the batch size and the
+# last batch's size all differ; λ/N = 0.5, and b^1 is not zero, so decaying it shows.
+DECAY = {"epochs": 1, "batch_size": 4, "eta": 0.1, "momentum": 0.5, "weight_decay": 3.0}
+N_DECAY = 6
+
+
+def _check_weight_decay(checks: Checks, fn: Function) -> None:
+    """The penalty (λ/2N) Σ ‖W^l‖² adds (λ/N) W^l to each step's weight gradient."""
+    lam, size, N = DECAY["weight_decay"], DECAY["batch_size"], N_DECAY
+    sizes = [size, N - size]
+    X, Y = np.ones((2, N)), np.ones((1, N))
+
+    def run(rate: Callable[[int], float], biases: bool = False) -> dict:
+        def decay(key: str, batch: int, params: dict) -> np.ndarray:
+            decayed = key.startswith("W") or biases
+            return rate(batch) * params[key] if decayed else np.zeros_like(params[key])
+
+        return _constant_run(sizes, DECAY["eta"], DECAY["momentum"], decay)
+
+    handed: list = []
+
+    def record_epoch(epoch: int, params: dict) -> None:
+        handed.append(epoch)
+
+    with checks.isolating(fn, {"backprop_batch": _constant_gradient}):
+        trained, history = checks.call(
+            fn, P0, X, Y, ["identity"], "half_squared_error", callback=record_epoch, **DECAY
+        )
+    checks.expect(
+        trained,
+        run(lambda batch: lam / N),
+        what=f"the parameters after 1 epoch of batches of {sizes[0]} and {sizes[1]} columns "
+        f"(N = {N}), η = 0.1, momentum 0.5, weight_decay λ = {lam:g}, a gradient g that never "
+        "changes: each step adds (λ/N) W to the weights' g, nothing to the biases'",
+        variants=[
+            ("decay_on_biases", run(lambda batch: lam / N, biases=True)),
+            ("decay_missing_1_over_n", run(lambda batch: lam)),
+            ("decay_doubled_1_over_n", run(lambda batch: lam / N**2)),
+            ("decay_over_batch_size", run(lambda batch: lam / batch)),
+            ("decay_over_batch_size", run(lambda batch: lam / size)),
+        ],
+    )
+    checks.expect(
+        [tuple(record) for record in history],
+        [(1, 1.0)],
+        what="the history with weight decay: the mean of the batch costs that backprop_batch "
+        "reported (1 here), without the penalty",
+    )
+    checks.expect(handed, [1], what="the epochs the callback was called with")
+
+
+# For sgd's last part: a stand-in whose gradient and cost depend on the columns it
 # is given and on the parameters, so that the shuffling, the batches, each update and
 # the weight of a smaller last batch all show. Row 0 of X names each column (1..7).
-M = 7
-X_NAMED = np.vstack([np.arange(1.0, M + 1), np.linspace(-1.0, 1.0, M)])
-Y_NAMED = np.arange(1.0, M + 1)[None, :] ** 2 / 10
-SETTINGS = {"epochs": 3, "batch_size": 3, "eta": 0.1, "momentum": 0.5, "seed": 4}
+N_NAMED = 7
+X_NAMED = np.vstack([np.arange(1.0, N_NAMED + 1), np.linspace(-1.0, 1.0, N_NAMED)])
+Y_NAMED = np.arange(1.0, N_NAMED + 1)[None, :] ** 2 / 10
+SETTINGS = {"epochs": 3, "batch_size": 3, "eta": 0.1, "momentum": 0.5, "weight_decay": 0.7,
+            "seed": 4}  # fmt: skip
 
 
 def _column_gradient(X: np.ndarray, Y: np.ndarray, params: dict) -> tuple[dict, float]:
@@ -250,17 +345,18 @@ class _Recorder:
         return _column_gradient(X, Y, params)
 
 
-def _expected_batches(m: int, epochs: int, batch_size: int, seed: int) -> list[list[int]]:
+def _expected_batches(N: int, epochs: int, batch_size: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)  # one generator for the whole run
     batches = []
     for _ in range(epochs):
-        order = rng.permutation(m)
-        batches += [order[s : s + batch_size].tolist() for s in range(0, m, batch_size)]
+        order = rng.permutation(N)
+        batches += [order[s : s + batch_size].tolist() for s in range(0, N, batch_size)]
     return batches
 
 
 def _check_column_dependent(checks: Checks, fn: Function) -> None:
-    """Shuffled batches of 3, 3 and 1 over 3 epochs, momentum 0.5, a gradient that moves."""
+    """Shuffled batches of 3, 3 and 1 over 3 epochs, momentum 0.5, weight decay, a gradient
+    that moves."""
     recorder, handed = _Recorder(), []
 
     def record_epoch(epoch: int, params: dict) -> None:
@@ -272,31 +368,35 @@ def _check_column_dependent(checks: Checks, fn: Function) -> None:
             callback=record_epoch, **SETTINGS,
         )  # fmt: skip
     epochs, size, seed = SETTINGS["epochs"], SETTINGS["batch_size"], SETTINGS["seed"]
-    expected_batches = _expected_batches(M, epochs, size, seed)
-    same_every_epoch = _expected_batches(M, 1, size, seed) * epochs
+    expected_batches = _expected_batches(N_NAMED, epochs, size, seed)
+    same_every_epoch = _expected_batches(N_NAMED, 1, size, seed) * epochs
     checks.expect(
         recorder.batches,
         expected_batches,
-        what=f"the columns of each batch (m = {M}, batch_size = {size}, seed = {seed})",
+        what=f"the columns of each batch (N = {N_NAMED}, batch_size = {size}, seed = {seed})",
         variants=[("same_shuffle", same_every_epoch)],
     )
+    rate = SETTINGS["weight_decay"] / N_NAMED
     params, velocity, walked, costs = P0, {k: np.zeros_like(v) for k, v in P0.items()}, [], []
     for columns in expected_batches:
         walked.append(params)
         grads, cost = _column_gradient(X_NAMED[:, columns], Y_NAMED[:, columns], params)
+        grads["W1"] = grads["W1"] + rate * params["W1"]
         velocity = {k: SETTINGS["momentum"] * velocity[k] - SETTINGS["eta"] * grads[k]
                     for k in params}  # fmt: skip
         params = {k: params[k] + velocity[k] for k in params}
         costs.append(cost * len(columns))
     checks.expect(recorder.params, walked, what="the parameters each batch's gradient was taken at")
-    checks.expect(trained, params, what="the parameters after 3 epochs of batches 3, 3, 1")
+    checks.expect(
+        trained, params, what="the parameters after 3 epochs of batches 3, 3, 1 (weight decay 0.7)"
+    )
     per_epoch = len(expected_batches) // epochs
-    means = [sum(costs[e * per_epoch : (e + 1) * per_epoch]) / M for e in range(epochs)]
+    means = [sum(costs[e * per_epoch : (e + 1) * per_epoch]) / N_NAMED for e in range(epochs)]
     checks.expect(
         [tuple(record) for record in history],
         [(e + 1, mean) for e, mean in enumerate(means)],
-        what="the history: each epoch's cost is the mean over its 7 examples, each batch's "
-        "mean cost weighted by its size (the last batch holds 1 column)",
+        what=f"the history: each epoch's cost is the mean over its {N_NAMED} examples, each "
+        "batch's mean cost weighted by its size (the last batch holds 1 column)",
     )
     checks.expect(
         [epoch for epoch, _ in handed], [1, 2, 3], what="the epochs the callback was called with"

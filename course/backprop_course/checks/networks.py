@@ -44,6 +44,8 @@ NETWORKS = (
     Network((4, 3, 2), ("tanh", "sigmoid"), "mean_squared_error", 2),
     Network((2, 5, 3, 4), ("relu", "tanh", "sigmoid"), "half_squared_error", 3),
 )
+# Lesson 04's sigmoid output with the binary cross-entropy (targets in [0, 1]).
+BCE_NETWORK = Network((3, 5, 2), ("relu", "sigmoid"), "binary_cross_entropy", 7)
 
 
 def inputs(network: Network, m: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -140,6 +142,14 @@ def numerical_stand_ins(fn: Callable[..., Any], names: Sequence[str]) -> dict[st
     def bias_gradient(delta):  # the VJP of b -> b, broadcast over the columns
         return gradient(lambda b: float(np.sum(delta * b)), np.zeros((np.shape(delta)[0], 1)))
 
+    def activation_backward(da, z, activation):  # the VJP of z -> σ(z)
+        return gradient(lambda v: float(np.sum(da * sigma[activation](v))), z)
+
+    def dense_backward(dz, cache):  # the VJPs of z = W a_prev + b, one example
+        a_prev, W = cache
+        da_prev = gradient(lambda a: float(np.sum(dz * (W @ a))), a_prev)
+        return da_prev, weight_gradient(dz, a_prev), bias_gradient(dz)
+
     def batch_weight_gradient(Delta, A_prev):
         return weight_gradient(Delta, A_prev) / np.shape(Delta)[1]
 
@@ -147,6 +157,7 @@ def numerical_stand_ins(fn: Callable[..., Any], names: Sequence[str]) -> dict[st
         return bias_gradient(Delta) / np.shape(Delta)[1]
 
     made = {f.__name__: f for f in (output_error, hidden_error, weight_gradient, bias_gradient,
+                                    activation_backward, dense_backward,
                                     batch_weight_gradient, batch_bias_gradient)}  # fmt: skip
     return {name: (lambda own, f=made[name]: f) for name in names}
 
@@ -157,12 +168,13 @@ def check_networks(
     m: int,
     uses: Sequence[str],
     split: Callable[[Checks, object, str], tuple[dict, float]],
+    networks: Sequence[Network] = NETWORKS,
 ) -> None:
     """``fn(X, Y, params, activations, loss)`` against centred differences on every network.
 
     ``uses``: the earlier exercises ``fn`` calls; numerical stand-ins answer them.
     """
-    for network in NETWORKS:
+    for network in networks:
         X, Y, params = inputs(network, m)
         cost = cost_function(fn, X, Y, network)
         with checks.isolating(fn, numerical_stand_ins(fn, uses)):

@@ -395,7 +395,7 @@ def make_data(name: str, noise: float) -> ToyData:
 def init_params(sizes: Sequence[int], activations: Sequence[str], seed: int) -> Params:
     """Random weights, zero biases. W^l (n_l, n_{l-1}) ~ N(0, g / n_{l-1}).
 
-    g = 2 before ReLU units (He), 1 otherwise (Glorot): the usual choice for
+    g = 2 before ReLU units (He), 1 otherwise (LeCun): the usual choice for
     each activation, so that what the plots show is the activation's doing.
     """
     rng = np.random.default_rng(seed)

@@ -154,8 +154,7 @@ def copier(the_lesson: Lesson, name: str, sources: tuple[str, ...] = harvest.SOU
 def test_the_exercises_with_stand_ins_are_the_expected_ones():
     """A guard for the lists below: if it changes, look at the new exercise's stand-ins."""
     assert {name for _, name in HIDDEN} >= {
-        "sigmoid_prime", "layer_forward", "forward", "backward", "backprop",
-        "backprop_batch", "sgd",
+        "sigmoid_prime", "layer_forward", "forward", "backward", "backprop", "sgd",
     }  # fmt: skip
     assert {name for _, name in VISIBLE} >= {"forward", "layer_forward", "backprop", "backward"}
     lesson_04 = {"backprop", "dense_backward", "gradient_check"}  # their earlier exercises
@@ -280,20 +279,13 @@ def forward(x, params, activations):
         a = caches[-1].a
     return a, caches
 """,
-    "mini_batch": """
-from backprop_reference.forward_pass import DERIVATIVES
-
-
-def hidden_error(W_next, delta_next, z, activation):
-    return (delta_next.T @ W_next).T * DERIVATIVES[activation](z)
-""",
 }
 
 
 @pytest.mark.parametrize(
     ("topic", "name"),
-    [("matrix_form", "backprop"), ("mini_batch", "backprop_batch")],
-    ids=["backprop", "backprop_batch"],
+    [("matrix_form", "backprop")],
+    ids=["backprop"],
 )
 def test_an_answer_computing_in_another_order_gets_the_stand_ins_answers(topic, name):
     the_lesson = lesson(topic)

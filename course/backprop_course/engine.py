@@ -15,9 +15,9 @@ made from (a notebook's ``globals()`` or a module's ``vars()``)::
 
 So the functions you write later in the notebook are the ones the engine
 runs, and running a cell again replaces them. The rules for ``+``, ``exp``,
-``log`` and ``sigmoid`` are given here as worked examples; the rules for
-``*``, ``**``, ``tanh`` and ``relu``, the topological order and the backward
-pass are the lesson's exercises.
+``log`` and ``sigmoid`` are given here as worked examples (the notebook gives
+``relu``'s); the rules for ``*``, ``**`` and ``tanh``, the topological order
+and the backward pass are the lesson's exercises.
 """
 
 from __future__ import annotations

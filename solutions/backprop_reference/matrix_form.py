@@ -87,12 +87,13 @@ def binary_cross_entropy(a: Array, y: Array) -> float:
 
 @checked_by(_check_pair)
 def binary_cross_entropy_gradient(a: Array, y: Array) -> Array:
-    """Per-example gradient with respect to a: (a - y) / (a (1 - a)). Shapes: (n_L, m).
+    """Per-example gradient with respect to a: -y/a + (1 - y)/(1 - a). Shapes: (n_L, m).
 
-    It divides by zero where a saturates (a = 1 or 0 exactly): BP1 with a sigmoid
-    output cancels that factor on paper instead (see :func:`output_error`).
+    It equals (a - y) / (a (1 - a)), and divides by zero where a saturates (a = 1 or
+    0 exactly): BP1 with a sigmoid output cancels that factor on paper instead (see
+    :func:`output_error`).
     """
-    return (a - y) / (a * (1.0 - a))
+    return -y / a + (1.0 - y) / (1.0 - a)
 
 
 LOSSES: dict[str, Loss] = {

@@ -235,7 +235,7 @@ def _saturated_bce(rng: Rng) -> dict:
     y[rows[1], 1] = 1.0
     a = fp.sigmoid(z)
     with np.errstate(all="ignore"):
-        gradient = (a - y) / (a * (1.0 - a))
+        gradient = ref.binary_cross_entropy_gradient(a, y)
         variants = {
             "bce_uncancelled": gradient * fp.sigmoid_prime(z),
             "bce_sigma_prime_kept": (a - y) * fp.sigmoid_prime(z),

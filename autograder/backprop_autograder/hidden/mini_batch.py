@@ -170,7 +170,8 @@ def sgd(rng: Rng) -> list[dict]:
         # Batches of 3, 3 and 1 with weight decay: λ/N, λ/3 and λ/1 all differ, and λ is
         # neither η nor the momentum; the last batch's cost weighs a seventh of the epoch's.
         {"epochs": 2, "batch_size": 3, "eta": 0.1, "momentum": 0.5,
-         "weight_decay": float(rng.uniform(1.5, 3.0)), "seed": int(rng.integers(0, 1000))},
+         "weight_decay": round(float(rng.uniform(1.5, 3.0)), 2),
+         "seed": int(rng.integers(0, 1000))},
     )  # fmt: skip
     cases = []
     for number, kwargs in enumerate(settings):

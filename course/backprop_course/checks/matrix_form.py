@@ -303,8 +303,8 @@ def output_error(fn: Function) -> None:
     a = np.array([[0.5, 1.0], [0.75, 0.0]])
     y = np.array([[1.0, 0.0], [0.0, 0.0]])
     with np.errstate(all="ignore"):
-        uncancelled = (a - y) / (a * (1.0 - a)) * _sigma_prime(z)
-        wrt_a = (a - y) / (a * (1.0 - a))
+        wrt_a = -y / a + (1.0 - y) / (1.0 - a)  # ∂C/∂a, as the given loss computes it
+        uncancelled = wrt_a * _sigma_prime(z)
     checks.expect(
         checks.call(fn, a, y, z, "sigmoid", "binary_cross_entropy"),
         np.array([[-0.5, 1.0], [0.75, 0.0]]),

@@ -8,8 +8,9 @@ layer's weight gradient ‖∂C/∂W^l‖ with the mean error |δ^l| per layer, 
 the gradient of one weight you pick.
 
 Where the gradients come from. The widget does not contain the backward
-pass: that is your exercise. Pass your ``backprop_batch(X, Y, params,
-activations, loss) -> (grads, cost)`` from lesson 05 and the trainer first
+pass: that is your work. Pass your ``backprop_batch(X, Y, params,
+activations, loss) -> (grads, cost)`` from lesson 05 (the given loop over the
+layers, running on your batch gradients) and the trainer first
 compares it with centred finite differences on small random networks; if it
 agrees, it trains with it. Otherwise (or without one) it falls back to
 numerical gradients, which are correct but cost two forward passes per
@@ -262,7 +263,10 @@ def check_backprop(backprop: GradientFunction) -> str | None:
             with _silenced():
                 result = backprop(X.copy(), Y.copy(), given, list(activations), LOSS)
         except NotImplementedError:
-            return "your backprop_batch is not written yet (it raised NotImplementedError)"
+            return (
+                "your backprop_batch is not written yet (it, or a function it calls, raised "
+                "NotImplementedError)"
+            )
         except Exception as error:
             return f"your backprop_batch raised {type(error).__name__} {where}: {error}"
         try:

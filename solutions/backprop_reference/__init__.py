@@ -3,7 +3,8 @@
     forward_pass   lesson 01  activations, losses, dense layers, the L-layer forward pass
     chain_rule     lesson 02  a scalar reverse-mode engine (Value)
     jacobians      lesson 03  numerical and analytic Jacobians, vector-Jacobian products
-    matrix_form    lesson 04  BP1-BP4 for one example, a gradient-descent update
+    matrix_form    lesson 04  a gradient check, BP1-BP4 for one example, the layers' backward
+                              passes and backprop as a loop over them, a gradient-descent update
     mini_batch     lesson 05  batch backprop, the per-example loop, SGD with momentum
     gradcheck      relative error and whole-network gradient checks
 

@@ -39,6 +39,7 @@ LESSONS = [
     Lesson("03", "jacobians"),
     Lesson("04", "matrix_form"),
     Lesson("05", "mini_batch"),
+    Lesson("06", "through_time"),
 ]
 
 

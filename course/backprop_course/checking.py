@@ -137,6 +137,36 @@ MISTAKES: dict[str, str] = {
     "(λ/N) W with N the number of training examples, whatever the size of its batch.",
     "mean_over_units": "averaged over the output units too: sum the half squared errors "
     "of a column's units, then average over the columns (examples).",
+    # lesson 06, backpropagation through time
+    "not_accumulated_over_time": "= where += belongs: W_xh, W_hh and b_h (and the output "
+    "layer's W_hy, b_y) are used at every time step, so their gradient is the SUM over the "
+    "steps of each use's gradient. Start from zeros and add each step's contribution.",
+    "h_for_h_prev": "h_t used where h_{t-1} belongs: W_hh multiplies the state the step "
+    "started from, z_t = W_hh h_{t-1} + ..., so ∂C/∂W_hh collects δ_t h_{t-1}ᵀ (cache.h_prev), "
+    "not δ_t h_tᵀ.",
+    "missing_dh_next": "the gradient from step t + 1 is missing: h_t feeds the output at t "
+    "AND the next state h_{t+1}, so ∂C/∂h_t is the sum of both paths, W_hyᵀ dy_t + "
+    "(what step t + 1 sends back as its dh_prev).",
+    "tanh_prime_of_h": "tanh' applied to h: tanh'(z) = 1 − tanh(z)², and tanh(z) is the "
+    "state h itself, so the factor is 1 − h². Writing 1 − tanh(h)² applies tanh twice.",
+    "elementwise_clip": "each entry clipped on its own: np.clip(g, −c, c) changes the "
+    "direction of the step. Clipping by the global norm scales ALL gradients by one factor, "
+    "max_norm / ‖g‖, where ‖g‖ is the norm of all their entries together.",
+    "per_array_clip": "each array clipped by its own norm: the global norm is "
+    "sqrt(Σ over all arrays of Σ g²), one number for the whole set of gradients, and one "
+    "scale factor for all of them, so the step keeps its direction.",
+    "clip_without_sqrt": "the squared norm used as the norm: ‖g‖ = sqrt(Σ g²).",
+    "clip_scales_up": "small gradients scaled up: clipping only ever shrinks. At or below "
+    "max_norm the gradients stay as they are (the scale is max_norm / max(‖g‖, max_norm)).",
+    "time_batch_swapped": "time and batch axes swapped: a sequence batch is X of shape "
+    "(T, n_x, m), time FIRST, and X[t] is step t's batch with the examples as columns. "
+    "The batch size m is X.shape[2] (not X.shape[0], which is T), and the states stack "
+    "along axis 0: np.stack(states) has shape (T, n_h, m).",
+    "state_not_carried": "the state not carried between chunks: truncated BPTT cuts the "
+    "GRADIENT at a chunk boundary, not the forward pass. Each chunk starts from the state "
+    "the previous chunk ended in (bptt's third result), not from h0.",
+    "state_not_carried_forward": "every step started from h0: each step's h_prev is the "
+    "state the previous step computed (h_1 from h0, h_2 from h_1, ...).",
 }
 
 

@@ -28,6 +28,23 @@ class LayerCache(NamedTuple):
     activation: str
 
 
+class StepCache(NamedTuple):
+    """What one recurrent step's backward pass needs from its forward pass (lesson 06).
+
+    x       (n_x, m)    the step's input x_t
+    h_prev  (n_h, m)    the state it started from, h_{t-1}
+    h       (n_h, m)    the state it computed, h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)
+    W_xh    (n_h, n_x)  the input weights
+    W_hh    (n_h, n_h)  the recurrent weights
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    h: np.ndarray
+    W_xh: np.ndarray
+    W_hh: np.ndarray
+
+
 class Loss(NamedTuple):
     """A cost (the mean over the batch's columns) and its per-example gradient.
 

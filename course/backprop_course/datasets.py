@@ -5,6 +5,7 @@
   and licence (UCI, CC BY 4.0).
 * Four 2-D toy problems for the widgets are made by code: moons, circles,
   spirals and XOR.
+* Sequences for lesson 06 are made by code too: binary addition, bit by bit.
 
 Columns are examples, as everywhere in the course: inputs come back as
 (n_0, m) arrays, labels as (m,) integers; :func:`one_hot` turns labels into
@@ -167,3 +168,34 @@ TOY_DATASETS = {
     "spirals": make_spirals,
     "xor": make_xor,
 }
+
+
+# -- sequences (lesson 06) ------------------------------------------------------
+
+
+def binary_addition(m: int, bits: int = 8, seed: int | None = 0) -> tuple[Array, Array]:
+    """m sums a + b of two random ``bits``-bit numbers, as sequences of bits, lowest first.
+
+    A sequence has T = bits + 1 steps (the sum may need one bit more). At step t
+    the input is the pair of bits (a_t, b_t), and the target is bit t of the sum
+    as a one-hot column: row 0 for a 0 bit, row 1 for a 1 bit. Bit t of the sum
+    depends on the carry from the bits below, so a network must remember it.
+
+    Shapes: -> X (T, 2, m) in {0, 1}, Y (T, 2, m) one-hot. Time first, examples
+    as columns: X[t] is the batch of step t. Same seed, same sums.
+    """
+    if int(m) != m or m < 1 or int(bits) != bits or not 1 <= bits <= 60:
+        raise ValueError(f"need an integer m >= 1 and 1 <= bits <= 60; got m={m!r}, bits={bits!r}")
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 2**bits, size=(2, m), dtype=np.int64)
+    steps = np.arange(bits + 1)[:, None]  # (T, 1): bit t of every number
+    a_bits, b_bits, sum_bits = ((n[None, :] >> steps) & 1 for n in (a, b, a + b))
+    X = np.stack([a_bits, b_bits], axis=1).astype(np.float64)
+    Y = np.stack([1 - sum_bits, sum_bits], axis=1).astype(np.float64)
+    return X, Y
+
+
+def bits_to_numbers(bits: Array) -> Array:
+    """The numbers that sequences of bits (lowest first) spell: (T, m) in {0, 1} -> (m,)."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return (bits << np.arange(bits.shape[0])[:, None]).sum(axis=0)

@@ -16,11 +16,12 @@ class Lesson(NamedTuple):
 
     number: str  # "01"
     topic: str  # "forward_pass": the reference, visible-check and hidden-check module
+    stem: str = ""  # the notebook's name after the number, when it is not the topic
 
     @property
     def name(self) -> str:
         """The notebook's stem, which is also the nbgrader assignment's name."""
-        return f"{self.number}_{self.topic}"
+        return f"{self.number}_{self.stem or self.topic}"
 
     @property
     def notebook(self) -> Path:
@@ -39,7 +40,7 @@ LESSONS = [
     Lesson("03", "jacobians"),
     Lesson("04", "matrix_form"),
     Lesson("05", "mini_batch"),
-    Lesson("06", "through_time"),
+    Lesson("06", "through_time", "backprop_through_time"),
 ]
 
 

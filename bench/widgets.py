@@ -130,11 +130,45 @@ def trainer_cases() -> list[Case]:
     ]
 
 
+def through_time_cases() -> list[Case]:
+    from backprop_course.widgets import ThroughTimeExplorer
+
+    rhos = [float(r) for r in np.geomspace(0.7, 1.4, 25)]
+    lengths = list(range(5, 101, 5))
+    return [
+        Case(
+            "through_time_rho",
+            "spectral radius ρ (0.7 ... 1.4 and back, tanh, T = 50)",
+            lambda: ThroughTimeExplorer(spectral_radius=1.0, length=50),
+            cycle("rho", rhos + rhos[-2:0:-1]),
+        ),
+        Case(
+            "through_time_length",
+            "steps T (5 ... 100 and back, tanh, ρ = 1)",
+            lambda: ThroughTimeExplorer(spectral_radius=1.0, length=50),
+            cycle("length", lengths + lengths[-2:0:-1]),
+        ),
+        Case(
+            "through_time_activation",
+            "activation (tanh, identity, relu, sigmoid in turn, ρ = 1, T = 50)",
+            lambda: ThroughTimeExplorer(spectral_radius=1.0, length=50),
+            cycle("activation", ["tanh", "identity", "relu", "sigmoid"]),
+        ),
+        Case(
+            "through_time_clip",
+            "clip at (off, 100, 10, 1, 0.1 in turn, ρ = 1.5, T = 50)",
+            lambda: ThroughTimeExplorer(spectral_radius=1.5, length=50),
+            cycle("clip", [float("inf"), 100.0, 10.0, 1.0, 0.1]),
+        ),
+    ]
+
+
 CASES: list[Callable[[], list[Case]]] = [
     explorer_cases,
     batch_noise_cases,
     graph_view_cases,
     trainer_cases,
+    through_time_cases,
 ]
 
 

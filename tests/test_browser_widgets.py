@@ -177,7 +177,44 @@ TRAINER_BEFORE_THE_EXERCISE = WidgetCase(
     label="numerical",
 )
 
-CASES = [DESCENT_EXPLORER, GRAPH_VIEW, BATCH_NOISE, TRAINER, TRAINER_BEFORE_THE_EXERCISE]
+RHO = "spectral radius ρ"
+THROUGH_TIME = WidgetCase(
+    "06_backprop_through_time.ipynb",
+    "ThroughTimeExplorer(spectral_radius=1.0",
+    (
+        # identity: the curve is ρ^(T−t) exactly, so at ρ = 1 nothing changes along the way
+        Step(
+            "identity",
+            lambda cell: choose(cell, "activation", "identity"),
+            text_shows="gradient keeps its size",
+        ),
+        # ten steps of 0.01: ρ = 1.1, and 1.1^50 ≈ 117
+        Step(
+            "larger-rho-by-keys",
+            lambda cell: move_slider_with_keys(cell, RHO, "ArrowRight", 10),
+            text_shows="gradient explodes",
+        ),
+        Step("clip-at-1", lambda cell: choose(cell, "clip at", "1"), text_shows="Clipped at 1"),
+        Step(
+            "smallest-rho-by-keys",
+            lambda cell: move_slider_with_keys(cell, RHO, "Home"),
+            text_shows="gradient vanishes",
+        ),
+        Step(
+            "longest", lambda cell: type_into_slider(cell, "steps T", "100"), text_shows="T = 100"
+        ),
+        Step("new-draw", lambda cell: click_button(cell, "new draw"), text_shows="draw 1"),
+    ),
+)
+
+CASES = [
+    DESCENT_EXPLORER,
+    GRAPH_VIEW,
+    BATCH_NOISE,
+    TRAINER,
+    TRAINER_BEFORE_THE_EXERCISE,
+    THROUGH_TIME,
+]
 
 
 def play_for(cell: Locator, seconds: float) -> None:

@@ -150,6 +150,11 @@ INTERACTIONS = {
     "05_mini_batch": Interaction(
         "NetworkTrainer(backprop_batch)", lambda c: click_button(c, "step"), "epoch 1"
     ),
+    "06_backprop_through_time": Interaction(
+        "ThroughTimeExplorer(spectral_radius=1.0",
+        lambda c: move_slider_with_keys(c, "spectral radius ρ", "End"),  # ρ = 2, tanh
+        "gradient explodes",
+    ),
 }
 
 

@@ -450,4 +450,270 @@ MISCONCEPTIONS = [
         "                params[k] = params[k] + v[k]\n" + SGD_TAIL,
         "decay_over_batch_size",
     ),
+    Misconception(
+        "through_time",
+        "rnn_forward",
+        "def rnn_forward(X, h0, params):\n"
+        "    states, caches = [], []\n"
+        "    for x in X:\n"
+        "        h, cache = rnn_step_forward(x, h0, params)\n"
+        "        states.append(h)\n"
+        "        caches.append(cache)\n"
+        "    return np.stack(states), caches\n",
+        "state_not_carried_forward",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_forward",
+        "def rnn_forward(X, h0, params):\n"
+        "    states, caches, h = [], [], h0\n"
+        "    for t in range(X.shape[0]):\n"
+        "        h, cache = rnn_step_forward(X[t], h, params)\n"
+        "        states.append(h)\n"
+        "        caches.append(cache)\n"
+        "    return np.stack(states, axis=-1), caches\n",
+        "time_batch_swapped",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_step_backward",
+        "def rnn_step_backward(dh, cache):\n"
+        "    x, h_prev, h, W_xh, W_hh = cache\n"
+        "    m = dh.shape[1]\n"
+        "    delta = dh * (1 - h ** 2)\n"
+        "    grads = {'W_xh': delta @ x.T / m, 'W_hh': delta @ h.T / m,\n"
+        "             'b_h': np.sum(delta, axis=1, keepdims=True) / m}\n"
+        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        "h_for_h_prev",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_step_backward",
+        "def rnn_step_backward(dh, cache):\n"
+        "    x, h_prev, h, W_xh, W_hh = cache\n"
+        "    m = dh.shape[1]\n"
+        "    delta = dh * (1 - np.tanh(h) ** 2)\n"
+        "    grads = {'W_xh': delta @ x.T / m, 'W_hh': delta @ h_prev.T / m,\n"
+        "             'b_h': np.sum(delta, axis=1, keepdims=True) / m}\n"
+        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        "tanh_prime_of_h",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_step_backward",
+        "def rnn_step_backward(dh, cache):\n"
+        "    x, h_prev, h, W_xh, W_hh = cache\n"
+        "    delta = dh * (1 - h ** 2)\n"
+        "    grads = {'W_xh': delta @ x.T, 'W_hh': delta @ h_prev.T,\n"
+        "             'b_h': np.sum(delta, axis=1, keepdims=True)}\n"
+        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        "missing_1_over_m",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_backward",
+        "def rnn_backward(dH, caches):\n"
+        "    x, h_prev, _, W_xh, W_hh = caches[0]\n"
+        "    grads = {}\n"
+        "    dX = np.zeros((len(caches),) + x.shape)\n"
+        "    dh_next = np.zeros_like(h_prev)\n"
+        "    for t in reversed(range(len(caches))):\n"
+        "        dX[t], dh_next, step = rnn_step_backward(dH[t] + dh_next, caches[t])\n"
+        "        for key in step:\n"
+        "            grads[key] = step[key]\n"
+        "    return dX, dh_next, grads\n",
+        "not_accumulated_over_time",
+    ),
+    Misconception(
+        "through_time",
+        "rnn_backward",
+        "def rnn_backward(dH, caches):\n"
+        "    x, h_prev, _, W_xh, W_hh = caches[0]\n"
+        "    grads = {'W_xh': np.zeros_like(W_xh), 'W_hh': np.zeros_like(W_hh),\n"
+        "             'b_h': np.zeros((W_hh.shape[0], 1))}\n"
+        "    dX = np.zeros((len(caches),) + x.shape)\n"
+        "    dh0 = np.zeros_like(h_prev)\n"
+        "    for t in reversed(range(len(caches))):\n"
+        "        dX[t], dh0, step = rnn_step_backward(dH[t], caches[t])\n"
+        "        for key in grads:\n"
+        "            grads[key] += step[key]\n"
+        "    return dX, dh0, grads\n",
+        "missing_dh_next",
+    ),
+    Misconception(
+        "through_time",
+        "bptt",
+        "def bptt(X, Y, h0, params, loss):\n"
+        "    H, caches = rnn_forward(X, h0, params)\n"
+        "    m = X.shape[2]\n"
+        "    grads, dH, cost = {}, np.zeros_like(H), 0.0\n"
+        "    for t in range(len(H)):\n"
+        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+        "        cost += LOSSES[loss].cost(y, Y[t])\n"
+        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
+        "        grads['W_hy'] = dy @ H[t].T / m\n"
+        "        grads['b_y'] = dy.sum(axis=1, keepdims=True) / m\n"
+        "        dH[t] = params['W_hy'].T @ dy\n"
+        "    _, _, recurrent = rnn_backward(dH, caches)\n"
+        "    grads.update(recurrent)\n"
+        "    return grads, cost, H[-1]\n",
+        "not_accumulated_over_time",
+    ),
+    Misconception(
+        "through_time",
+        "bptt",
+        "def bptt(X, Y, h0, params, loss):\n"
+        "    H, caches = rnn_forward(X, h0, params)\n"
+        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
+        "    dH, cost = np.zeros_like(H), 0.0\n"
+        "    for t in range(len(H)):\n"
+        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+        "        cost += LOSSES[loss].cost(y, Y[t])\n"
+        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
+        "        grads['W_hy'] += dy @ H[t].T\n"
+        "        grads['b_y'] += dy.sum(axis=1, keepdims=True)\n"
+        "        dH[t] = params['W_hy'].T @ dy\n"
+        "    _, _, recurrent = rnn_backward(dH, caches)\n"
+        "    grads.update(recurrent)\n"
+        "    return grads, cost, H[-1]\n",
+        "missing_1_over_m",
+    ),
+    Misconception(
+        "through_time",
+        "bptt",
+        # dy divided by m before it flows back: the recurrent weights get 1/m twice.
+        "def bptt(X, Y, h0, params, loss):\n"
+        "    H, caches = rnn_forward(X, h0, params)\n"
+        "    m = X.shape[2]\n"
+        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
+        "    dH, cost = np.zeros_like(H), 0.0\n"
+        "    for t in range(len(H)):\n"
+        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+        "        cost += LOSSES[loss].cost(y, Y[t])\n"
+        "        dy = LOSSES[loss].gradient(y, Y[t]) / m\n"
+        "        grads['W_hy'] += dy @ H[t].T\n"
+        "        grads['b_y'] += dy.sum(axis=1, keepdims=True)\n"
+        "        dH[t] = params['W_hy'].T @ dy\n"
+        "    _, _, recurrent = rnn_backward(dH, caches)\n"
+        "    grads.update(recurrent)\n"
+        "    return grads, cost, H[-1]\n",
+        "doubled_1_over_m",
+    ),
+    Misconception(
+        "through_time",
+        "bptt",
+        "def bptt(X, Y, h0, params, loss):\n"
+        "    H, caches = rnn_forward(X, h0, params)\n"
+        "    m = X.shape[0]\n"
+        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
+        "    dH, cost = np.zeros_like(H), 0.0\n"
+        "    for t in range(len(H)):\n"
+        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+        "        cost += LOSSES[loss].cost(y, Y[t])\n"
+        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
+        "        grads['W_hy'] += dy @ H[t].T / m\n"
+        "        grads['b_y'] += dy.sum(axis=1, keepdims=True) / m\n"
+        "        dH[t] = params['W_hy'].T @ dy\n"
+        "    _, _, recurrent = rnn_backward(dH, caches)\n"
+        "    grads.update(recurrent)\n"
+        "    return grads, cost, H[-1]\n",
+        "time_batch_swapped",
+    ),
+    Misconception(
+        "through_time",
+        "bptt",
+        "def bptt(X, Y, h0, params, loss):\n"
+        "    T, _, m = X.shape\n"
+        "    H, caches = rnn_forward(X, h0, params)\n"
+        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
+        "    dH, cost = np.zeros_like(H), 0.0\n"
+        "    for t in range(T):\n"
+        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+        "        cost += LOSSES[loss].cost(y, Y[t]) / T\n"
+        "        dy = LOSSES[loss].gradient(y, Y[t]) / T\n"
+        "        grads['W_hy'] += dy @ H[t].T / m\n"
+        "        grads['b_y'] += dy.sum(axis=1, keepdims=True) / m\n"
+        "        dH[t] = params['W_hy'].T @ dy\n"
+        "    _, _, recurrent = rnn_backward(dH, caches)\n"
+        "    grads.update(recurrent)\n"
+        "    return grads, cost, H[-1]\n",
+        "averaged_over_time",
+    ),
+    Misconception(
+        "through_time",
+        "truncated_bptt",
+        "def truncated_bptt(X, Y, h0, params, loss, k):\n"
+        "    grads = {key: np.zeros_like(p) for key, p in params.items()}\n"
+        "    cost = 0.0\n"
+        "    for start in range(0, X.shape[0], k):\n"
+        "        g, c, h = bptt(X[start:start + k], Y[start:start + k], h0, params, loss)\n"
+        "        for key in grads:\n"
+        "            grads[key] += g[key]\n"
+        "        cost += c\n"
+        "    return grads, cost, h\n",
+        "state_not_carried",
+    ),
+    Misconception(
+        "through_time",
+        "truncated_bptt",
+        "def truncated_bptt(X, Y, h0, params, loss, k):\n"
+        "    h, cost = h0, 0.0\n"
+        "    for start in range(0, X.shape[0], k):\n"
+        "        grads, c, h = bptt(X[start:start + k], Y[start:start + k], h, params, loss)\n"
+        "        cost += c\n"
+        "    return grads, cost, h\n",
+        "not_accumulated_over_time",
+    ),
+    Misconception(
+        "through_time",
+        "truncated_bptt",
+        "def truncated_bptt(X, Y, h0, params, loss, k):\n"
+        "    grads = {key: np.zeros_like(p) for key, p in params.items()}\n"
+        "    cost, h = 0.0, h0\n"
+        "    for start in range(0, X.shape[0], k):\n"
+        "        stop = start + k + 1\n"
+        "        g, c, h = bptt(X[start:stop], Y[start:stop], h, params, loss)\n"
+        "        for key in grads:\n"
+        "            grads[key] += g[key]\n"
+        "        cost += c\n"
+        "    return grads, cost, h\n",
+        "chunk_off_by_one",
+    ),
+    Misconception(
+        "through_time",
+        "clip_by_global_norm",
+        "def clip_by_global_norm(grads, max_norm):\n"
+        "    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))\n"
+        "    return {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}, norm\n",
+        "elementwise_clip",
+    ),
+    Misconception(
+        "through_time",
+        "clip_by_global_norm",
+        "def clip_by_global_norm(grads, max_norm):\n"
+        "    clipped, total = {}, 0.0\n"
+        "    for k, g in grads.items():\n"
+        "        n = np.linalg.norm(g)\n"
+        "        total += n ** 2\n"
+        "        clipped[k] = g * max_norm / n if n > max_norm else g.copy()\n"
+        "    return clipped, float(np.sqrt(total))\n",
+        "per_array_clip",
+    ),
+    Misconception(
+        "through_time",
+        "clip_by_global_norm",
+        "def clip_by_global_norm(grads, max_norm):\n"
+        "    norm = sum(np.sum(g ** 2) for g in grads.values())\n"
+        "    scale = min(1.0, max_norm / norm)\n"
+        "    return {k: g * scale for k, g in grads.items()}, norm\n",
+        "clip_without_sqrt",
+    ),
+    Misconception(
+        "through_time",
+        "clip_by_global_norm",
+        "def clip_by_global_norm(grads, max_norm):\n"
+        "    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))\n"
+        "    return {k: g * (max_norm / norm) for k, g in grads.items()}, norm\n",
+        "clip_scales_up",
+    ),
 ]

@@ -155,7 +155,8 @@ MISTAKES: dict[str, str] = {
     "per_array_clip": "each array clipped by its own norm: the global norm is "
     "sqrt(Σ over all arrays of Σ g²), one number for the whole set of gradients, and one "
     "scale factor for all of them, so the step keeps its direction.",
-    "clip_without_sqrt": "the squared norm used as the norm: ‖g‖ = sqrt(Σ g²).",
+    "clip_without_sqrt": "the squared norm used as the norm: the global norm is ‖g‖ = "
+    "sqrt(Σ g²), the square root of the sum of every squared entry of every array.",
     "clip_scales_up": "small gradients scaled up: clipping only ever shrinks. At or below "
     "max_norm the gradients stay as they are (the scale is max_norm / max(‖g‖, max_norm)).",
     "time_batch_swapped": "time and batch axes swapped: a sequence batch is X of shape "
@@ -167,6 +168,12 @@ MISTAKES: dict[str, str] = {
     "the previous chunk ended in (bptt's third result), not from h0.",
     "state_not_carried_forward": "every step started from h0: each step's h_prev is the "
     "state the previous step computed (h_1 from h0, h_2 from h_1, ...).",
+    "averaged_over_time": "averaged over time: the cost is the SUM over the T steps of each "
+    "step's loss (each the mean over the batch), so neither the cost nor its gradients are "
+    "divided by T.",
+    "chunk_off_by_one": "chunks off by one: truncated BPTT takes the steps start .. start + k "
+    "- 1, that is X[start : start + k] (and Y alike), for start = 0, k, 2k, ...; the chunks "
+    "neither overlap nor leave a step out, and only the last may be shorter.",
 }
 
 
@@ -429,6 +436,8 @@ def shape_mistake(got: Any, expected: Any) -> str | None:
         return "transposed"
     if len(want) == 2 and want[1] == 1 and (have == (want[0],) or have == (want[0], want[0])):
         return "broadcast_n_n"
+    if len(want) == 3 and len(have) == 3 and sorted(have) == sorted(want) and have[0] != want[0]:
+        return "time_batch_swapped"  # (T, n, m) stacked with time elsewhere than first (lesson 06)
     return None
 
 

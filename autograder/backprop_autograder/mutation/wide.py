@@ -272,6 +272,79 @@ def _gradient_check(rng: Rng) -> dict:
     return case(cost, params, grads, float(rng.choice([1e-6, 1e-4, 1e-3, 1e-2])))
 
 
+# -- lesson 06: sequences (caches made as the forward pass makes them) -------------------------
+
+LOSS_NAMES = ("softmax_cross_entropy", "half_squared_error", "mean_squared_error")
+
+
+def _rnn(rng: Rng, n_y: int | None = None) -> tuple:
+    """(X, h0, params) of a random RNN: sizes 1 to 7, T 1 to 6, m 1 to 8; weights from small
+    to saturating (every state ±1 to the last digit), h0 zero, a state, or any values."""
+    n_x, n_h, T, m = _n(rng), _n(rng), _n(rng, 1, 6), _m(rng)
+    gain = float(rng.choice([0.3, 1.0, 1.0, 30.0]))  # 30: saturated states
+    params = {"W_xh": gain * batch(rng, n_h, n_x), "W_hh": batch(rng, n_h, n_h) / np.sqrt(n_h),
+              "b_h": batch(rng, n_h, 1)}  # fmt: skip
+    if n_y is not None:
+        params["W_hy"], params["b_y"] = batch(rng, n_y, n_h), batch(rng, n_y, 1)
+    X = np.stack([batch(rng, n_x, m) for _ in range(T)])
+    kind = int(rng.integers(3))
+    h0 = [np.zeros((n_h, m)), np.tanh(batch(rng, n_h, m)), batch(rng, n_h, m)][kind]
+    return X, h0, params
+
+
+def _step_cache(rng: Rng) -> tuple:
+    """(dh, cache) with cache.h = tanh(W_hh h_prev + W_xh x + b_h), as rnn_step_forward makes it."""
+    from backprop_course.structures import StepCache
+
+    X, h_prev, params = _rnn(rng)
+    x = X[0]
+    h = np.tanh(params["W_hh"] @ h_prev + params["W_xh"] @ x + params["b_h"])
+    return batch(rng, *h.shape), StepCache(x, h_prev, h, params["W_xh"], params["W_hh"])
+
+
+def _rnn_backward(rng: Rng) -> dict:
+    from backprop_course.structures import StepCache
+
+    X, h, params = _rnn(rng)
+    caches = []
+    for x in X:
+        h_prev, h = h, np.tanh(params["W_hh"] @ h + params["W_xh"] @ x + params["b_h"])
+        caches.append(StepCache(x, h_prev, h, params["W_xh"], params["W_hh"]))
+    dH = np.stack([batch(rng, *h.shape) for _ in caches])
+    return case(dH, caches)
+
+
+def _sequence_problem(rng: Rng) -> tuple:
+    """(X, Y, h0, params, loss): every loss, identity outputs, n_y >= 2 for the softmax."""
+    loss = LOSS_NAMES[int(rng.integers(len(LOSS_NAMES)))]
+    n_y = _n(rng, 2 if loss == "softmax_cross_entropy" else 1)
+    X, h0, params = _rnn(rng, n_y)
+    Y = np.stack([targets(rng, loss, n_y, X.shape[2]) for _ in X])
+    return X, Y, h0, params, loss
+
+
+def _truncated(rng: Rng) -> dict:
+    problem = _sequence_problem(rng)
+    return case(*problem, _n(rng, 1, problem[0].shape[0] + 2))  # k from 1 to T + 2
+
+
+def _clip(rng: Rng) -> dict:
+    """1 to 4 arrays (1-D, columns, matrices, now and then all zeros); max_norm below, equal
+    to or above their global norm (now and then exactly 1)."""
+    kinds = [lambda: (_n(rng),), lambda: (_n(rng), 1), lambda: (_n(rng), _n(rng))]
+    shapes = [kinds[int(rng.integers(3))]() for _ in range(_n(rng, 1, 4))]
+    grads = {f"g{i}": batch(rng, 1, int(np.prod(s))).reshape(s) for i, s in enumerate(shapes)}
+    if rng.random() < 0.1:
+        grads = {key: np.zeros_like(g) for key, g in grads.items()}
+    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    where = int(rng.integers(4))
+    if norm == 0.0 or where == 3:
+        max_norm = float(rng.choice([1.0, float(rng.uniform(0.1, 5.0))]))
+    else:
+        max_norm = norm * [float(rng.uniform(0.05, 0.9)), 1.0, float(rng.uniform(1.1, 3.0))][where]
+    return case(grads, max_norm)
+
+
 Generator = Callable[[Rng], dict[str, Any]]
 WIDE: dict[str, Generator] = {
     # lesson 01
@@ -332,6 +405,14 @@ WIDE: dict[str, Generator] = {
     "evaluate": lambda rng: (lambda n: case(n[0], np.eye(n[1].shape[0])[
         :, rng.integers(0, n[1].shape[0], size=n[0].shape[1])], *n[2:]))(network(rng)),
     "sgd": _sgd,
+    # lesson 06
+    "rnn_step_forward": lambda rng: (lambda p: case(p[0][0], p[1], p[2]))(_rnn(rng)),
+    "rnn_forward": lambda rng: case(*_rnn(rng)),
+    "rnn_step_backward": lambda rng: case(*_step_cache(rng)),
+    "rnn_backward": _rnn_backward,
+    "bptt": lambda rng: case(*_sequence_problem(rng)),
+    "truncated_bptt": _truncated,
+    "clip_by_global_norm": _clip,
 }  # fmt: skip
 
 

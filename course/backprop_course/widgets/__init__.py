@@ -5,6 +5,7 @@ DescentExplorer()          # gradient descent with momentum on a 2-D loss surfac
 BatchNoiseExplorer()       # full batch vs mini-batch vs SGD on a real two-parameter loss (05)
 GraphView(root)            # step through the forward and backward pass of a Value graph (02)
 NetworkTrainer(backprop_batch)  # train a small network on 2-D data and watch its gradients (05)
+ThroughTimeExplorer()      # an RNN's gradient through time: vanishing, exploding, clipping (06)
 
 While nbgrader grades a notebook, each of them is a one-line placeholder.
 """
@@ -12,6 +13,7 @@ While nbgrader grades a notebook, each of them is a one-line placeholder.
 from backprop_course.widgets.batch_noise import BatchNoiseExplorer, path_spread, run_sgd
 from backprop_course.widgets.descent import SURFACES, DescentExplorer, descend
 from backprop_course.widgets.graph_view import GraphView
+from backprop_course.widgets.through_time import ThroughTimeExplorer
 from backprop_course.widgets.trainer import NetworkTrainer
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "DescentExplorer",
     "GraphView",
     "NetworkTrainer",
+    "ThroughTimeExplorer",
     "descend",
     "path_spread",
     "run_sgd",

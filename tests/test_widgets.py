@@ -105,7 +105,12 @@ def test_while_nbgrader_grades_no_widget_is_built(monkeypatch):
 def every_widget():
     """One of each lesson widget, built as the lessons build them (finished exercises)."""
     from backprop_course.checks.chain_rule import micrograd_example
-    from backprop_course.widgets import BatchNoiseExplorer, GraphView, NetworkTrainer
+    from backprop_course.widgets import (
+        BatchNoiseExplorer,
+        GraphView,
+        NetworkTrainer,
+        ThroughTimeExplorer,
+    )
     from backprop_reference.chain_rule import Value
     from backprop_reference.mini_batch import backprop_batch
 
@@ -114,6 +119,7 @@ def every_widget():
         BatchNoiseExplorer(),
         GraphView(micrograd_example(Value)[2]),
         NetworkTrainer(backprop_batch),
+        ThroughTimeExplorer(),
     ]
 
 

@@ -196,6 +196,9 @@ def binary_addition(m: int, bits: int = 8, seed: int | None = 0) -> tuple[Array,
 
 
 def bits_to_numbers(bits: Array) -> Array:
-    """The numbers that sequences of bits (lowest first) spell: (T, m) in {0, 1} -> (m,)."""
+    """The numbers that sequences of bits (lowest first) spell.
+
+    Shapes: bits (T, m) in {0, 1}, bit t of number i at [t, i] -> (m,) integers.
+    """
     bits = np.asarray(bits, dtype=np.int64)
     return (bits << np.arange(bits.shape[0])[:, None]).sum(axis=0)

@@ -97,6 +97,8 @@ def test_every_binder_link_opens_jupyterlab_on_a_path_that_exists():
 def test_each_lesson_has_a_binder_link_and_the_first_comes_first():
     lessons = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("course/[0-9][0-9]_*.ipynb"))
     paths = [LAB_PATH.search(link).group(1) for link in binder_links()]
-    assert len(lessons) == 5
+    from backprop_autograder.lessons import LESSONS
+
+    assert len(lessons) == len(LESSONS) == 6
     assert set(lessons) <= set(paths), set(lessons) - set(paths)
     assert paths[0] == lessons[0], "the first link should open the first lesson directly"

@@ -1,8 +1,9 @@
 """The assignments, built and graded with the real nbgrader (invariants I1-I5).
 
 One nbgrader course directory is built for the module; every submission of a
-lesson is autograded in one `nbgrader autograde` run, with the reference
-library made unimportable for the grading kernels (I5).
+lesson is autograded in one `nbgrader autograde` run (in a copy of the course
+per lesson, two lessons at a time), with the reference library made
+unimportable for the grading kernels (I5).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -87,25 +90,46 @@ def submissions(lesson) -> dict[str, nbformat.NotebookNode]:
     return subs
 
 
+# Two lessons graded at a time: the machine has two cores, and each nbgrader run grades
+# one notebook after another.
+GRADING_JOBS = 2
+
+
+def autograde(lesson, course_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Submit the lesson's notebooks, then one `nbgrader autograde` run over all of them."""
+    for student, nb in submissions(lesson).items():
+        folder = course_dir / "submitted" / student / lesson.name
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{lesson.name}.ipynb")
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", lesson.name, "--force"],
+        cwd=course_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture(scope="module")
-def graded(course_dir, shadow) -> Path:
-    """Submit, then autograde every lesson with the reference unimportable."""
+def graded(course_dir, shadow, tmp_path_factory) -> dict[str, Path]:
+    """Autograde every lesson with the reference unimportable: lesson name -> course directory.
+
+    Each lesson is graded in its own copy of the built course (its own gradebook), so that
+    lessons can be graded side by side without two writers on one SQLite file.
+    """
     env = nbgrader_env(PYTHONPATH=str(shadow))
+    copies = {}
     for lesson in LESSONS:
-        for student, nb in submissions(lesson).items():
-            folder = course_dir / "submitted" / student / lesson.name
-            folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, folder / f"{lesson.name}.ipynb")
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "autograde", lesson.name, "--force"],
-            cwd=course_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return course_dir
+        copies[lesson.name] = tmp_path_factory.mktemp(f"graded-{lesson.number}") / "course"
+        shutil.copytree(course_dir, copies[lesson.name])
+    with ThreadPoolExecutor(GRADING_JOBS) as pool:
+        runs = {lesson.name: pool.submit(autograde, lesson, copies[lesson.name], env)
+                for lesson in LESSONS}  # fmt: skip
+    for name, run in runs.items():
+        done = run.result()
+        assert done.returncode == 0, name + done.stdout[-2000:] + done.stderr[-4000:]
+    return copies
 
 
 def scores(course_dir: Path, lesson, student: str) -> tuple[float, float, dict[str, float]]:
@@ -171,16 +195,17 @@ def test_every_exercise_has_points_and_a_check_right_after_it(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_solved_notebook_autogrades_to_full_marks(graded, lesson):
-    score, max_score, cells = scores(graded, lesson, "solved")
+    score, max_score, cells = scores(graded[lesson.name], lesson, "solved")
     assert max_score == sum(points(lesson).values()) > 0
     assert score == max_score, {k: v for k, v in cells.items() if v == 0}
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_untouched_notebook_autogrades_to_zero(graded, lesson):
-    score, max_score, _ = scores(graded, lesson, "untouched")
+    score, max_score, _ = scores(graded[lesson.name], lesson, "untouched")
     assert score == 0 and max_score > 0
-    autograded = graded / "autograded" / "untouched" / lesson.name / f"{lesson.name}.ipynb"
+    folder = graded[lesson.name] / "autograded" / "untouched" / lesson.name
+    autograded = folder / f"{lesson.name}.ipynb"
     assert autograded.exists()
 
 
@@ -190,7 +215,7 @@ def test_untouched_notebook_autogrades_to_zero(graded, lesson):
 def test_one_mistake_costs_its_exercise_only_and_is_named(graded, index):
     case = MISCONCEPTIONS[index]
     lesson = lesson_of(case.topic)
-    _, _, cells = scores(graded, lesson, f"mistake{index}")
+    _, _, cells = scores(graded[lesson.name], lesson, f"mistake{index}")
     worth = points(lesson)
     tested = f"check_{case.exercise}"
     assert cells[tested] < worth[tested], "the mistake should cost points"
@@ -198,7 +223,8 @@ def test_one_mistake_costs_its_exercise_only_and_is_named(graded, index):
         k: v for k, v in worth.items() if k != tested
     }, "every other exercise keeps all its points"
     autograded = read(
-        graded / "autograded" / f"mistake{index}" / lesson.name / f"{lesson.name}.ipynb"
+        graded[lesson.name] / "autograded" / f"mistake{index}" / lesson.name
+        / f"{lesson.name}.ipynb"
     )
     test_cell = next(
         c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == tested

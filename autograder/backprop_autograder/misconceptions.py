@@ -73,13 +73,46 @@ GRADIENT_CHECK = (
 )
 
 
-def gradient_check_with(*changes: tuple[str, str]) -> str:
-    """GRADIENT_CHECK with each (right, wrong) text replaced."""
-    source = GRADIENT_CHECK
+def with_changes(source: str, *changes: tuple[str, str]) -> str:
+    """``source`` with each (right, wrong) text replaced; each right text occurs once."""
     for right, wrong in changes:
         assert source.count(right) == 1, right
         source = source.replace(right, wrong)
     return source
+
+
+def gradient_check_with(*changes: tuple[str, str]) -> str:
+    """GRADIENT_CHECK with each (right, wrong) text replaced."""
+    return with_changes(GRADIENT_CHECK, *changes)
+
+
+# A student's right answers of lesson 06; its misconceptions each change a line or two.
+RNN_STEP_BACKWARD = (
+    "def rnn_step_backward(dh, cache):\n"
+    "    x, h_prev, h, W_xh, W_hh = cache\n"
+    "    m = dh.shape[1]\n"
+    "    delta = dh * (1 - h ** 2)\n"
+    "    grads = {'W_xh': delta @ x.T / m, 'W_hh': delta @ h_prev.T / m,\n"
+    "             'b_h': np.sum(delta, axis=1, keepdims=True) / m}\n"
+    "    return W_xh.T @ delta, W_hh.T @ delta, grads\n"
+)
+BPTT = (
+    "def bptt(X, Y, h0, params, loss):\n"
+    "    H, caches = rnn_forward(X, h0, params)\n"
+    "    m = X.shape[2]\n"
+    "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
+    "    dH, cost = np.zeros_like(H), 0.0\n"
+    "    for t in range(len(H)):\n"
+    "        y = params['W_hy'] @ H[t] + params['b_y']\n"
+    "        cost += LOSSES[loss].cost(y, Y[t])\n"
+    "        dy = LOSSES[loss].gradient(y, Y[t])\n"
+    "        grads['W_hy'] += dy @ H[t].T / m\n"
+    "        grads['b_y'] += dy.sum(axis=1, keepdims=True) / m\n"
+    "        dH[t] = params['W_hy'].T @ dy\n"
+    "    _, _, recurrent = rnn_backward(dH, caches)\n"
+    "    grads.update(recurrent)\n"
+    "    return grads, cost, H[-1]\n"
+)
 
 
 MISCONCEPTIONS = [
@@ -477,36 +510,20 @@ MISCONCEPTIONS = [
     Misconception(
         "through_time",
         "rnn_step_backward",
-        "def rnn_step_backward(dh, cache):\n"
-        "    x, h_prev, h, W_xh, W_hh = cache\n"
-        "    m = dh.shape[1]\n"
-        "    delta = dh * (1 - h ** 2)\n"
-        "    grads = {'W_xh': delta @ x.T / m, 'W_hh': delta @ h.T / m,\n"
-        "             'b_h': np.sum(delta, axis=1, keepdims=True) / m}\n"
-        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        with_changes(RNN_STEP_BACKWARD, ("delta @ h_prev.T", "delta @ h.T")),
         "h_for_h_prev",
     ),
     Misconception(
         "through_time",
         "rnn_step_backward",
-        "def rnn_step_backward(dh, cache):\n"
-        "    x, h_prev, h, W_xh, W_hh = cache\n"
-        "    m = dh.shape[1]\n"
-        "    delta = dh * (1 - np.tanh(h) ** 2)\n"
-        "    grads = {'W_xh': delta @ x.T / m, 'W_hh': delta @ h_prev.T / m,\n"
-        "             'b_h': np.sum(delta, axis=1, keepdims=True) / m}\n"
-        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        with_changes(RNN_STEP_BACKWARD, ("(1 - h ** 2)", "(1 - np.tanh(h) ** 2)")),
         "tanh_prime_of_h",
     ),
     Misconception(
         "through_time",
         "rnn_step_backward",
-        "def rnn_step_backward(dh, cache):\n"
-        "    x, h_prev, h, W_xh, W_hh = cache\n"
-        "    delta = dh * (1 - h ** 2)\n"
-        "    grads = {'W_xh': delta @ x.T, 'W_hh': delta @ h_prev.T,\n"
-        "             'b_h': np.sum(delta, axis=1, keepdims=True)}\n"
-        "    return W_xh.T @ delta, W_hh.T @ delta, grads\n",
+        with_changes(RNN_STEP_BACKWARD, ("    m = dh.shape[1]\n", ""), ("x.T / m", "x.T"),
+                     ("h_prev.T / m", "h_prev.T"), ("keepdims=True) / m", "keepdims=True)")),
         "missing_1_over_m",
     ),
     Misconception(
@@ -543,100 +560,37 @@ MISCONCEPTIONS = [
     Misconception(
         "through_time",
         "bptt",
-        "def bptt(X, Y, h0, params, loss):\n"
-        "    H, caches = rnn_forward(X, h0, params)\n"
-        "    m = X.shape[2]\n"
-        "    grads, dH, cost = {}, np.zeros_like(H), 0.0\n"
-        "    for t in range(len(H)):\n"
-        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
-        "        cost += LOSSES[loss].cost(y, Y[t])\n"
-        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
-        "        grads['W_hy'] = dy @ H[t].T / m\n"
-        "        grads['b_y'] = dy.sum(axis=1, keepdims=True) / m\n"
-        "        dH[t] = params['W_hy'].T @ dy\n"
-        "    _, _, recurrent = rnn_backward(dH, caches)\n"
-        "    grads.update(recurrent)\n"
-        "    return grads, cost, H[-1]\n",
+        with_changes(BPTT, ("grads['W_hy'] +=", "grads['W_hy'] ="),
+                     ("grads['b_y'] +=", "grads['b_y'] =")),
         "not_accumulated_over_time",
     ),
     Misconception(
         "through_time",
         "bptt",
-        "def bptt(X, Y, h0, params, loss):\n"
-        "    H, caches = rnn_forward(X, h0, params)\n"
-        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
-        "    dH, cost = np.zeros_like(H), 0.0\n"
-        "    for t in range(len(H)):\n"
-        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
-        "        cost += LOSSES[loss].cost(y, Y[t])\n"
-        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
-        "        grads['W_hy'] += dy @ H[t].T\n"
-        "        grads['b_y'] += dy.sum(axis=1, keepdims=True)\n"
-        "        dH[t] = params['W_hy'].T @ dy\n"
-        "    _, _, recurrent = rnn_backward(dH, caches)\n"
-        "    grads.update(recurrent)\n"
-        "    return grads, cost, H[-1]\n",
+        with_changes(BPTT, ("dy @ H[t].T / m", "dy @ H[t].T"),
+                     ("keepdims=True) / m", "keepdims=True)")),
         "missing_1_over_m",
     ),
     Misconception(
         "through_time",
         "bptt",
         # dy divided by m before it flows back: the recurrent weights get 1/m twice.
-        "def bptt(X, Y, h0, params, loss):\n"
-        "    H, caches = rnn_forward(X, h0, params)\n"
-        "    m = X.shape[2]\n"
-        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
-        "    dH, cost = np.zeros_like(H), 0.0\n"
-        "    for t in range(len(H)):\n"
-        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
-        "        cost += LOSSES[loss].cost(y, Y[t])\n"
-        "        dy = LOSSES[loss].gradient(y, Y[t]) / m\n"
-        "        grads['W_hy'] += dy @ H[t].T\n"
-        "        grads['b_y'] += dy.sum(axis=1, keepdims=True)\n"
-        "        dH[t] = params['W_hy'].T @ dy\n"
-        "    _, _, recurrent = rnn_backward(dH, caches)\n"
-        "    grads.update(recurrent)\n"
-        "    return grads, cost, H[-1]\n",
+        with_changes(BPTT, ("gradient(y, Y[t])\n", "gradient(y, Y[t]) / m\n"),
+                     ("dy @ H[t].T / m", "dy @ H[t].T"),
+                     ("keepdims=True) / m", "keepdims=True)")),
         "doubled_1_over_m",
     ),
     Misconception(
         "through_time",
         "bptt",
-        "def bptt(X, Y, h0, params, loss):\n"
-        "    H, caches = rnn_forward(X, h0, params)\n"
-        "    m = X.shape[0]\n"
-        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
-        "    dH, cost = np.zeros_like(H), 0.0\n"
-        "    for t in range(len(H)):\n"
-        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
-        "        cost += LOSSES[loss].cost(y, Y[t])\n"
-        "        dy = LOSSES[loss].gradient(y, Y[t])\n"
-        "        grads['W_hy'] += dy @ H[t].T / m\n"
-        "        grads['b_y'] += dy.sum(axis=1, keepdims=True) / m\n"
-        "        dH[t] = params['W_hy'].T @ dy\n"
-        "    _, _, recurrent = rnn_backward(dH, caches)\n"
-        "    grads.update(recurrent)\n"
-        "    return grads, cost, H[-1]\n",
+        with_changes(BPTT, ("m = X.shape[2]", "m = X.shape[0]")),
         "time_batch_swapped",
     ),
     Misconception(
         "through_time",
         "bptt",
-        "def bptt(X, Y, h0, params, loss):\n"
-        "    T, _, m = X.shape\n"
-        "    H, caches = rnn_forward(X, h0, params)\n"
-        "    grads = {'W_hy': np.zeros_like(params['W_hy']), 'b_y': np.zeros_like(params['b_y'])}\n"
-        "    dH, cost = np.zeros_like(H), 0.0\n"
-        "    for t in range(T):\n"
-        "        y = params['W_hy'] @ H[t] + params['b_y']\n"
-        "        cost += LOSSES[loss].cost(y, Y[t]) / T\n"
-        "        dy = LOSSES[loss].gradient(y, Y[t]) / T\n"
-        "        grads['W_hy'] += dy @ H[t].T / m\n"
-        "        grads['b_y'] += dy.sum(axis=1, keepdims=True) / m\n"
-        "        dH[t] = params['W_hy'].T @ dy\n"
-        "    _, _, recurrent = rnn_backward(dH, caches)\n"
-        "    grads.update(recurrent)\n"
-        "    return grads, cost, H[-1]\n",
+        with_changes(BPTT, ("cost(y, Y[t])\n", "cost(y, Y[t]) / len(H)\n"),
+                     ("gradient(y, Y[t])\n", "gradient(y, Y[t]) / len(H)\n")),
         "averaged_over_time",
     ),
     Misconception(

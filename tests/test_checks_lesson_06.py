@@ -24,6 +24,7 @@ from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_autograder.mutation.catalogue import notebook_source
 from backprop_course import checking
 from backprop_course.checking import MISTAKES, CheckFailed, compare
+from backprop_course.checks import recurrent as rnn
 from backprop_course.checks import through_time as check
 from backprop_course.structures import StepCache
 from backprop_reference import through_time as ref
@@ -248,8 +249,8 @@ def test_a_stack_on_another_axis_is_named_by_its_shape():
 
 def _random_network(seed: int, T: int, n_x: int, n_h: int, n_y: int, m: int):
     rng = np.random.default_rng(seed)
-    params = check._params(rng, n_x, n_h, n_y)
-    X, h0 = check._sequence(rng, T, n_x, n_h, m)
+    params = rnn.random_params(rng, n_x, n_h, n_y)
+    X, h0 = rnn.random_sequence(rng, T, n_x, n_h, m)
     return rng, params, X, h0
 
 
@@ -257,11 +258,11 @@ def _random_network(seed: int, T: int, n_x: int, n_h: int, n_y: int, m: int):
 def test_the_stand_ins_answer_any_call_from_its_own_arguments(caller):
     """Calls no check makes (new sizes and values) get the reference's answers: nothing is
     looked up, so nothing beyond the call's own answer can come out."""
-    made = {name: make(None) for name, make in check._stand_ins(caller).items()}
+    made = {name: make(None) for name, make in rnn.stand_ins(caller).items()}
     rng, params, X, h0 = _random_network(99, 3, 2, 5, 4, 7)
     caches = ref.rnn_forward(X, h0, params)[1]
     dH = rng.normal(size=(3, 5, 7))
-    Y = check._targets(rng, "softmax_cross_entropy", 3, 4, 7)
+    Y = rnn.random_targets(rng, "softmax_cross_entropy", 3, 4, 7)
     calls = {
         "rnn_step_forward": (X[1], h0, params),
         "rnn_forward": (X, h0, params),
@@ -275,7 +276,7 @@ def test_the_stand_ins_answer_any_call_from_its_own_arguments(caller):
 
 @pytest.mark.parametrize("caller", WITH_STAND_INS)
 def test_the_stand_ins_hold_no_values(caller):
-    stand_ins = [make(None) for make in check._stand_ins(caller).values()]
+    stand_ins = [make(None) for make in rnn.stand_ins(caller).values()]
     found = harvest.Harvest(stand_ins, ("standins",))
     assert found.pairs == []
     values = [v for v in found.found if isinstance(v, (np.ndarray, float, list, tuple, dict))]
@@ -284,7 +285,7 @@ def test_the_stand_ins_hold_no_values(caller):
 
 @pytest.mark.parametrize("caller", WITH_STAND_INS)
 def test_the_stand_ins_refuse_a_call_in_the_wrong_form(caller):
-    made = {name: make(None) for name, make in check._stand_ins(caller).items()}
+    made = {name: make(None) for name, make in rnn.stand_ins(caller).items()}
     _, params, X, h0 = _random_network(5, 2, 3, 4, 2, 5)
     wrong = {
         "rnn_step_forward": (h0, X[0], params),
@@ -340,37 +341,37 @@ def test_the_own_network_agrees_with_the_reference(sizes, loss):
     T, _, _, n_y, m = sizes
     seed = sum(sizes) + len(loss)
     rng, params, X, h0 = _random_network(seed, *sizes)
-    Y = check._targets(rng, loss, T, n_y, m)
+    Y = rnn.random_targets(rng, loss, T, n_y, m)
     y, target = rng.normal(size=(n_y, m)), Y[0]
-    assert check._LOSSES[loss][0](y, target) == pytest.approx(ref.LOSSES[loss].cost(y, target))
+    assert rnn.LOSSES[loss][0](y, target) == pytest.approx(ref.LOSSES[loss].cost(y, target))
     np.testing.assert_allclose(
-        check._LOSSES[loss][1](y, target),
+        rnn.LOSSES[loss][1](y, target),
         ref.LOSSES[loss].gradient(y, target),
         rtol=1e-12,
         atol=1e-14,
     )
     H, caches = ref.rnn_forward(X, h0, params)
-    compare(check._caches(X, h0, params), caches, what="caches", rtol=1e-13, atol=1e-15)
-    compare(np.stack(check._states(X, h0, params)), H, what="H", rtol=1e-13, atol=1e-15)
-    assert check._cost(X, Y, h0, params, loss) == pytest.approx(
+    compare(rnn.step_caches(X, h0, params), caches, what="caches", rtol=1e-13, atol=1e-15)
+    compare(np.stack(rnn.all_states(X, h0, params)), H, what="H", rtol=1e-13, atol=1e-15)
+    assert rnn.sequence_cost(X, Y, h0, params, loss) == pytest.approx(
         ref.sequence_cost(X, Y, h0, params, loss), rel=1e-13
     )
     dH = rng.normal(size=H.shape)
     compare(
-        check._step_back(dH[0], caches[0]),
+        rnn.step_backward(dH[0], caches[0]),
         ref.rnn_step_backward(dH[0], caches[0]),
         what="step",
         rtol=1e-12,
         atol=1e-14,
     )
     compare(
-        check._back(dH, caches)[:3],
+        rnn.backward(dH, caches)[:3],
         ref.rnn_backward(dH, caches),
         what="backward",
         rtol=1e-12,
         atol=1e-14,
     )
-    parts = check._bptt_parts(X, Y, h0, params, loss)
+    parts = rnn.bptt_parts(X, Y, h0, params, loss)
     compare(
         (parts["grads"], parts["cost"], parts["h_T"]),
         ref.bptt(X, Y, h0, params, loss),
@@ -379,7 +380,7 @@ def test_the_own_network_agrees_with_the_reference(sizes, loss):
         atol=1e-14,
     )
     for k in (1, 2, 3, T, T + 2):
-        compare(check._chunked(X, Y, h0, params, loss, check._spans(T, k)),
+        compare(rnn.chunked_bptt(X, Y, h0, params, loss, rnn.chunk_spans(T, k)),
                 ref.truncated_bptt(X, Y, h0, params, loss, k), what=f"truncated k={k}",
                 rtol=1e-12, atol=1e-14)  # fmt: skip
 
@@ -388,7 +389,7 @@ def test_the_own_network_agrees_with_the_reference(sizes, loss):
 def test_the_centred_differences_agree_with_the_reference(sizes):
     T, _, n_h, n_y, m = sizes
     rng, params, X, h0 = _random_network(7 + T, *sizes)
-    Y = check._targets(rng, "half_squared_error", T, n_y, m)
+    Y = rnn.random_targets(rng, "half_squared_error", T, n_y, m)
     grads, _, _ = ref.bptt(X, Y, h0, params, "half_squared_error")
     compare(
         check._gradients(X, Y, h0, params, "half_squared_error"), grads, what="bptt", **check.AGREE

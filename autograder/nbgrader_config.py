@@ -84,3 +84,8 @@ c.Autograde.autograde_preprocessors = [
 
 # Feedback shows each check's messages and points, never the hidden checks' code.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenChecks, CSSHTMLHeaderPreprocessor]
+
+# ---- this course's own settings (a rebuild keeps all below) ----
+# The gradebook: SQLite in this folder unless set here. For grading on several
+# machines (backprop-grade --cluster), a PostgreSQL server every worker reaches:
+# c.CourseDirectory.db_url = "postgresql://grader:PASSWORD@db.example.edu/backprop"

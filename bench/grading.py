@@ -89,7 +89,7 @@ def run(notebooks: int = 20, rounds: int = 2) -> dict:
         prepare(stock_dir, notebooks, stock=True)
         prepare(ours_dir, notebooks, stock=False)
         stock_cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
-        ours_cmd = [sys.executable, "-m", "backprop_autograder.pipeline",
+        ours_cmd = [sys.executable, "-m", "backprop_autograder.cli",
                     "--course-dir", str(ours_dir), "autograde", assignment]  # fmt: skip
         stock_times, ours_times = [], []
         for _ in range(rounds):

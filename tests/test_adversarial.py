@@ -29,7 +29,7 @@ import nbformat
 import pytest
 from adversarial import ATTACKS, HONEST, LESSON, NOTEBOOK, VICTIM, Attack, Context
 
-from backprop_autograder import pipeline, sandbox
+from backprop_autograder import cli, pipeline, reporting, sandbox
 from backprop_autograder.build import build
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.grading, pytest.mark.slow]
@@ -124,12 +124,12 @@ def kernel_processes() -> list[str]:
     return left
 
 
-def grade(course_dir: Path, students: dict[str, str], csv_path: Path) -> pipeline.Report:
+def grade(course_dir: Path, students: dict[str, str], csv_path: Path) -> reporting.Report:
     archive = csv_path.with_suffix(".zip")
     with zipfile.ZipFile(archive, "w") as zipped:
         for student, text in students.items():
             zipped.writestr(f"{student}_{NOTEBOOK}", text)
-    args = pipeline.parser().parse_args(
+    args = cli.parser().parse_args(
         ["--course-dir", str(course_dir), "--timeout", str(TIMEOUT), "--workers", str(WORKERS),
          "grade", LESSON.name, "--from", str(archive), "--csv", str(csv_path)]
     )  # fmt: skip
@@ -147,9 +147,9 @@ class Run:
     course_dir: Path
     points: dict[str, float]  # test cell grade id -> its points, from the source notebook
     submissions: dict[str, str]
-    report: pipeline.Report
+    report: reporting.Report
     rows: dict[str, str]
-    honest_report: pipeline.Report
+    honest_report: reporting.Report
     honest_rows: dict[str, str]
     before: dict[str, str]
     after: dict[str, str]
@@ -306,7 +306,7 @@ def test_no_kernel_process_outlives_the_grading(run):
 
 
 def test_the_summary_names_every_student_with_an_incident(run):
-    summary = pipeline.summary(run.report)
+    summary = reporting.summary(run.report)
     for line in run.report.attention:
         assert f"  - {line}" in summary.splitlines()
     named = {line.split(": ", 1)[0] for line in run.report.attention}

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from backprop_autograder import demo, pipeline
+from backprop_autograder import cli, demo, pipeline, reporting
 from backprop_autograder.build import build
 from backprop_autograder.lessons import lesson
 
@@ -45,12 +45,12 @@ class Course:
     half_scores: dict[str, float]
 
 
-def grade(course_dir: Path, students: dict[str, str | bytes], csv_path: Path) -> pipeline.Report:
+def grade(course_dir: Path, students: dict[str, str | bytes], csv_path: Path) -> reporting.Report:
     archive = csv_path.with_suffix(".zip")
     with zipfile.ZipFile(archive, "w") as zipped:
         for student, content in students.items():
             zipped.writestr(f"{student}_{NOTEBOOK}", content)
-    args = pipeline.parser().parse_args(
+    args = cli.parser().parse_args(
         ["--course-dir", str(course_dir), "--timeout", "10", "--workers", "2",
          "grade", LESSON.name, "--from", str(archive), "--csv", str(csv_path)]
     )  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_autograder import demo, pipeline
+from backprop_autograder import cli, demo, pipeline
 from backprop_autograder.assemble import BEGIN_HIDDEN, END_HIDDEN
 from backprop_autograder.build import build, nbgrader_env
 from backprop_autograder.lessons import LESSONS, lesson
@@ -165,7 +165,7 @@ def small_class(tmp_path: Path, students: dict[str, nbformat.NotebookNode]) -> P
 
 
 def grade(course_dir: Path, archive: Path, csv_path: Path) -> str:
-    args = pipeline.parser().parse_args(
+    args = cli.parser().parse_args(
         ["--course-dir", str(course_dir), "grade", LESSON.name,
          "--from", str(archive), "--csv", str(csv_path)]
     )  # fmt: skip
@@ -199,7 +199,7 @@ def test_parallel_workers_give_exactly_the_serial_grades(demo_run, tmp_path):
         course_dir = tmp_path / f"workers{workers}"
         build([LESSON], course_dir)
         csv_files[workers] = tmp_path / f"grades{workers}.csv"
-        args = pipeline.parser().parse_args(
+        args = cli.parser().parse_args(
             ["--course-dir", str(course_dir), "--timeout", "10", "--workers", str(workers),
              "grade", LESSON.name, "--from", str(out / f"downloads_{LESSON.name}.zip"),
              "--csv", str(csv_files[workers])]
@@ -242,7 +242,7 @@ def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
     exchange.mkdir(mode=0o777)
     home.mkdir()
     build([LESSON], course_dir)
-    pipeline.main(["--course-dir", str(course_dir), "--exchange", str(exchange),
+    cli.main(["--course-dir", str(course_dir), "--exchange", str(exchange),
                    "release", LESSON.name])  # fmt: skip
     options = ["--course", "backprop", f"--Exchange.root={exchange}"]
 
@@ -262,7 +262,7 @@ def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
         (fetched.parent / name).parent.mkdir(exist_ok=True)
         (fetched.parent / name).write_text(text)
     nbgrader_as_student("submit", LESSON.name, "--student=alice")
-    args = pipeline.parser().parse_args(
+    args = cli.parser().parse_args(
         ["--course-dir", str(course_dir), "--exchange", str(exchange), "grade", LESSON.name,
          "--csv", str(tmp_path / "grades.csv")]
     )  # fmt: skip

@@ -175,7 +175,7 @@ def test_memory_processes_and_file_sizes_are_limited(scratch):
 
 
 def test_grading_without_the_sandbox_takes_a_flag_and_warns(tmp_path):
-    command = [sys.executable, "-m", "backprop_autograder.pipeline", "--course-dir",
+    command = [sys.executable, "-m", "backprop_autograder.cli", "--course-dir",
                str(tmp_path), "--unsafe-no-sandbox", "autograde", "01_forward_pass"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert "WARNING: --unsafe-no-sandbox" in result.stderr
@@ -183,7 +183,7 @@ def test_grading_without_the_sandbox_takes_a_flag_and_warns(tmp_path):
 
 def test_without_bubblewrap_grading_stops_and_says_how_to_get_it(tmp_path):
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no /usr/bin: no bwrap
-    command = [sys.executable, "-m", "backprop_autograder.pipeline", "--course-dir",
+    command = [sys.executable, "-m", "backprop_autograder.cli", "--course-dir",
                str(tmp_path), "autograde", "01_forward_pass"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode != 0

@@ -8,5 +8,11 @@ build          `make assignments`: source notebooks, answers, nbgrader's generat
 scoring        the grader's half of the hidden checks: results judged outside the kernel
 preprocessors  nbgrader steps: resilient execution, restored cell flags, scoring, feedback
 sandbox        every grading kernel in bubblewrap, with limits
-pipeline       `backprop-grade`: collect, autograde in parallel, feedback, grades, summary
+cli            `backprop-grade`: the instructor's commands
+pipeline       the grading flow: collect, autograde, feedback, grades
+course         the course directory, its configuration and gradebook URL
+collecting     submissions from an LMS zip or the exchange
+executing      autograding on this machine, in parallel
+cluster        autograding on a Dask cluster
+reporting      summary, grades CSV, incidents
 """

@@ -41,9 +41,31 @@ class BuildError(RuntimeError):
     """A step of the build failed; the message says which and why."""
 
 
+# Everything after this line of the course's nbgrader_config.py is the instructor's
+# (a PostgreSQL db_url, say): a rebuild renews the rest and keeps it.
+OWN_SETTINGS = "# ---- this course's own settings (a rebuild keeps all below) ----"
+
+
 def prepare_course_dir(course_dir: Path) -> None:
+    """The course directory with the course's nbgrader_config.py, the instructor's
+    own settings (below :data:`OWN_SETTINGS`) kept from the one already there."""
     course_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(CONFIG, course_dir / "nbgrader_config.py")
+    target = course_dir / "nbgrader_config.py"
+    shipped = CONFIG.read_text()
+    if target.exists() and target.read_text() != shipped:
+        old = target.read_text()
+        if OWN_SETTINGS not in old and "db_url" in old:  # its gradebook must not change
+            raise BuildError(
+                f"{target} names its own gradebook but has no line\n{OWN_SETTINGS}\n"
+                "Put that line above your own settings (see autograder/nbgrader_config.py) "
+                "and build again: a rebuild keeps what is below it."
+            )
+        if OWN_SETTINGS not in old:  # an older build's copy, or edited by hand: kept aside
+            shutil.copyfile(target, target.with_suffix(".py.orig"))
+            print(f"note: {target} is renewed; the old one is kept as nbgrader_config.py.orig")
+        else:
+            shipped = shipped.split(OWN_SETTINGS)[0] + OWN_SETTINGS + old.split(OWN_SETTINGS, 1)[1]
+    target.write_text(shipped)
 
 
 def write_source(the_lesson: Lesson, course_dir: Path, seed: int) -> Path:
@@ -80,8 +102,11 @@ def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def generate_assignment(the_lesson: Lesson, course_dir: Path) -> Path:
-    nbgrader(course_dir, "generate_assignment", the_lesson.name, "--force")
+def generate_assignment(the_lesson: Lesson, course_dir: Path, db_url: str | None = None) -> Path:
+    """nbgrader generate_assignment: the release notebook, and the assignment in the gradebook
+    (the one nbgrader_config.py names, or ``db_url``)."""
+    gradebook = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
+    nbgrader(course_dir, "generate_assignment", the_lesson.name, "--force", *gradebook)
     release = course_dir / "release" / the_lesson.name / f"{the_lesson.name}.ipynb"
     if not release.exists():
         raise BuildError(f"nbgrader reported success but wrote no {release}")
@@ -97,13 +122,14 @@ def build(
     lessons: Sequence[Lesson] = LESSONS,
     course_dir: Path = DEFAULT_COURSE_DIR,
     seed: int = DEFAULT_SEED,
+    db_url: str | None = None,
 ) -> list[Path]:
     """Build the given lessons' assignments; return the release notebooks' paths."""
     prepare_course_dir(course_dir)
     releases = []
     for the_lesson in lessons:
         write_source(the_lesson, course_dir, seed)
-        releases.append(generate_assignment(the_lesson, course_dir))
+        releases.append(generate_assignment(the_lesson, course_dir, db_url))
     return releases
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from backprop_autograder import build as builder
-from backprop_autograder import pipeline
+from backprop_autograder import cli, pipeline, reporting
 from backprop_autograder.assemble import is_exercise, is_test, solved
 from backprop_autograder.lessons import LESSONS, ROOT, Lesson, lesson
 from backprop_autograder.misconceptions import MISCONCEPTIONS
@@ -188,7 +188,7 @@ def pack(the_lesson: Lesson, archive: Path, small: bool = False) -> None:
 
 def run(
     lessons: list[Lesson], out: Path = OUT, timeout: int = 10, small: bool = False
-) -> dict[str, pipeline.Report]:
+) -> dict[str, reporting.Report]:
     """Build the assignments, then pack and grade the class's hand-ins of each lesson.
 
     One nbgrader course in ``out/course`` holds every lesson, as an
@@ -208,17 +208,17 @@ def run(
 
 def grade_class(
     the_lesson: Lesson, course_dir: Path, out: Path, timeout: int, small: bool
-) -> pipeline.Report:
+) -> reporting.Report:
     name = the_lesson.name
     downloads = out / f"downloads_{name}.zip"
     pack(the_lesson, downloads, small)
-    args = pipeline.parser().parse_args(
+    args = cli.parser().parse_args(
         ["--course-dir", str(course_dir), "--timeout", str(timeout), "grade", name,
          "--from", str(downloads), "--csv", str(out / f"grades_{name}.csv")]
     )  # fmt: skip
     args.lesson = name
     report = pipeline.grade(args)
-    (out / f"summary_{name}.txt").write_text(pipeline.summary(report) + "\n")
+    (out / f"summary_{name}.txt").write_text(reporting.summary(report) + "\n")
     return report
 
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     lessons = [lesson(args.lesson)] if args.lesson else list(LESSONS)
     reports = run(lessons, args.out, args.timeout, args.small)
     for name, report in reports.items():
-        print(f"== {name}\n{pipeline.summary(report)}")
+        print(f"== {name}\n{reporting.summary(report)}")
     print(f"grades: {args.out}/grades_<lesson>.csv   feedback: {args.out / 'feedback'}")
     print(f"formgrader: cd {args.out / 'course'} && jupyter lab, then Nbgrader > Formgrader")
 

@@ -1,0 +1,152 @@
+"""`backprop-grade`: the instructor's commands, each a step of real nbgrader.
+
+    backprop-grade build [LESSON ...]           generate_assignment: source and release
+    backprop-grade release LESSON               release_assignment (nbgrader exchange)
+    backprop-grade collect LESSON [--from ZIP]  collect, or zip_collect from an LMS zip
+    backprop-grade autograde LESSON             autograde one student at a time, with progress
+    backprop-grade feedback LESSON              generate_feedback (no hidden code inside)
+    backprop-grade export LESSON [--csv FILE]   grades: one column per exercise, total, max
+    backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
+
+The course directory is build/nbgrader unless ``--course-dir`` says otherwise.
+The gradebook is the one its nbgrader_config.py names (``c.CourseDirectory.db_url``),
+else SQLite in the course directory; ``--db-url`` overrides both. ``--cluster
+tcp://HOST:8786`` autogrades on a Dask cluster instead of this machine's cores
+(:mod:`backprop_autograder.cluster`); it needs a gradebook every worker can reach.
+In an LMS zip, each notebook is named ``<student_id>_<anything>_<lesson>.ipynb``
+or ``<student_id>_<lesson>.ipynb`` (``--pattern`` takes another regular
+expression with the groups ``student_id`` and ``file_id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from backprop_autograder import build as builder
+from backprop_autograder import pipeline, sandbox
+from backprop_autograder.collecting import DEFAULT_PATTERN, collect_exchange, collect_zip
+from backprop_autograder.course import (
+    DEFAULT_TIMEOUT,
+    course_api,
+    exercises_of,
+    gradebook_url,
+    last_line,
+)
+from backprop_autograder.executing import quiet_libraries
+from backprop_autograder.lessons import LESSONS, lesson
+from backprop_autograder.reporting import Report, export_csv, read_scores, summary
+
+
+def choose_isolation(unsafe: bool) -> None:
+    """Sandboxed grading, unless asked for in so many words; never silently without."""
+    if unsafe:
+        os.environ["BACKPROP_UNSAFE_NO_SANDBOX"] = "1"
+        sys.stderr.write(
+            "WARNING: --unsafe-no-sandbox: student code runs with your permissions. It can "
+            "read the hidden checks, change the gradebook and other students' files, and use "
+            "the network. Use it only for submissions you trust.\n"
+        )
+        return
+    os.environ.pop("BACKPROP_UNSAFE_NO_SANDBOX", None)
+    try:
+        sandbox.find_bwrap()
+    except sandbox.SandboxUnavailable as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="backprop-grade", description="Grade the course's assignments with nbgrader."
+    )
+    main_parser.add_argument("--course-dir", type=Path, default=builder.DEFAULT_COURSE_DIR)
+    main_parser.add_argument("--exchange", type=Path, help="the nbgrader exchange folder")
+    main_parser.add_argument(
+        "--db-url",
+        help="the gradebook's database URL, e.g. postgresql://grader@db/backprop "
+        "(default: the course's nbgrader_config.py, else SQLite in the course directory)",
+    )
+    main_parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
+                             help="seconds a cell may run (default 30)")  # fmt: skip
+    main_parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="submissions graded at once on this machine (default: one per core)",
+    )
+    main_parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="autograde on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786)",
+    )
+    main_parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code with your own permissions, without bubblewrap (trusted code only)",
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    build_cmd = commands.add_parser("build", help="build the assignments")
+    build_cmd.add_argument("lessons", nargs="*")
+    build_cmd.add_argument("--seed", type=int, default=builder.DEFAULT_SEED)
+    for name in ("release", "autograde", "feedback"):
+        commands.add_parser(name).add_argument("lesson")
+    collect_cmd = commands.add_parser("collect")
+    collect_cmd.add_argument("lesson")
+    collect_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
+    collect_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    export_cmd = commands.add_parser("export")
+    export_cmd.add_argument("lesson")
+    export_cmd.add_argument("--csv", type=Path)
+    grade_cmd = commands.add_parser("grade", help="collect, autograde, feedback, export")
+    grade_cmd.add_argument("lesson")
+    grade_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
+    grade_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    grade_cmd.add_argument("--csv", type=Path)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "build":
+        chosen = [lesson(name) for name in args.lessons] or LESSONS
+        builder.build(chosen, args.course_dir.resolve(), args.seed, db_url=args.db_url)
+        return
+    args.lesson = lesson(args.lesson).name
+    course_dir = args.course_dir.resolve()
+    if args.command in ("grade", "autograde"):
+        choose_isolation(args.unsafe_no_sandbox)
+    if args.command == "grade":
+        print(summary(pipeline.grade(args)))
+        return
+    with quiet_libraries():
+        run_step(args, course_dir)
+
+
+def run_step(args: argparse.Namespace, course_dir: Path) -> None:
+    """One instructor step on its own."""
+    api = course_api(course_dir, args.timeout, args.exchange, args.db_url)
+    report = Report(args.lesson, exercises_of(course_dir, args.lesson))
+    if args.command == "release":
+        result = api.release_assignment(args.lesson)
+        if not result.get("success"):
+            raise SystemExit(f"release failed: {last_line(result)}")
+    elif args.command == "collect" and args.source:
+        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
+    elif args.command == "collect":
+        collect_exchange(api, args.lesson, report)
+    elif args.command == "autograde":
+        pipeline.autograde_all(api, args, report)
+        read_scores(gradebook_url(api.config), args.lesson, report)
+    elif args.command == "feedback":
+        pipeline.feedback(api, args.lesson, report)
+    elif args.command == "export":
+        read_scores(gradebook_url(api.config), args.lesson, report)
+        export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
+    if args.command in ("autograde", "collect", "export"):
+        print(summary(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""Shared test settings: hypothesis profiles and the Mazur network."""
+"""Shared test settings: hypothesis profiles, the Mazur network, the graded demo class,
+a PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -23,6 +24,31 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The demo class of lesson 01 graded on this machine (SQLite gradebook): its folder
+    (downloads zip, grades CSV, summary) and report. Shared by the grading tests and the
+    distributed ones, which must reproduce it."""
+    from backprop_autograder import demo
+    from backprop_autograder.lessons import lesson
+
+    out = tmp_path_factory.mktemp("demo")
+    the_lesson = lesson("01_forward_pass")
+    report = demo.run([the_lesson], out, timeout=10)[the_lesson.name]
+    return out, report
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server for the session (tests/services.py); each test module
+    takes a database of its own with ``postgres.new_database(name)``."""
+    from services import Postgres
+
+    server = Postgres(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The instructor's pipeline end to end: the demo class graded by backprop-grade.
 
-One module-wide run of the demo (lesson 01): every student's scores, the
-summary's lines, the CSV's shape and the feedback's contents. A second,
-small class checks that grading is repeatable and that a late submission
-changes only its own row.
+One run of the demo (lesson 01, the session's ``demo_run`` in conftest.py):
+every student's scores, the summary's lines, the CSV's shape and the
+feedback's contents. A second, small class checks that grading is repeatable
+and that a late submission changes only its own row.
 """
 
 from __future__ import annotations
@@ -31,13 +31,6 @@ pytestmark = [pytest.mark.grading, pytest.mark.slow]
 
 LESSON = lesson("01_forward_pass")
 GRADES = f"grades_{LESSON.name}.csv"
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    report = demo.run([LESSON], out, timeout=10)[LESSON.name]
-    return out, report
 
 
 def rows(path: Path) -> dict[str, dict[str, float]]:

@@ -187,7 +187,11 @@ def pack(the_lesson: Lesson, archive: Path, small: bool = False) -> None:
 
 
 def run(
-    lessons: list[Lesson], out: Path = OUT, timeout: int = 10, small: bool = False
+    lessons: list[Lesson],
+    out: Path = OUT,
+    timeout: int = 10,
+    small: bool = False,
+    db_url: str | None = None,
 ) -> dict[str, reporting.Report]:
     """Build the assignments, then pack and grade the class's hand-ins of each lesson.
 
@@ -195,15 +199,26 @@ def run(
     instructor's would. Per lesson: ``downloads_<lesson>.zip``,
     ``grades_<lesson>.csv`` and ``summary_<lesson>.txt`` in ``out``; the
     feedback of all goes to ``out/feedback``. Returns the reports by lesson.
+    ``db_url``: the course's gradebook (written into its nbgrader_config.py, where the
+    formgrader reads it too); SQLite in the course directory by default.
     """
     shutil.rmtree(out, ignore_errors=True)
     course_dir = out / "course"
+    if db_url:
+        use_gradebook(course_dir, db_url)
     builder.build(lessons, course_dir)
     reports = {}
     for the_lesson in lessons:
         reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, small)
     shutil.copytree(course_dir / "feedback", out / "feedback", dirs_exist_ok=True)
     return reports
+
+
+def use_gradebook(course_dir: Path, db_url: str) -> None:
+    """Name the course's gradebook in its nbgrader_config.py, as an instructor would."""
+    builder.prepare_course_dir(course_dir)
+    with (course_dir / "nbgrader_config.py").open("a") as config:
+        config.write(f"c.CourseDirectory.db_url = {db_url!r}\n")
 
 
 def grade_class(
@@ -230,9 +245,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--timeout", type=int, default=10)
+    parser.add_argument("--db-url", help="the gradebook (default: SQLite in the course)")
     args = parser.parse_args(argv)
     lessons = [lesson(args.lesson)] if args.lesson else list(LESSONS)
-    reports = run(lessons, args.out, args.timeout, args.small)
+    reports = run(lessons, args.out, args.timeout, args.small, args.db_url)
     for name, report in reports.items():
         print(f"== {name}\n{reporting.summary(report)}")
     print(f"grades: {args.out}/grades_<lesson>.csv   feedback: {args.out / 'feedback'}")

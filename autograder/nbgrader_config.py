@@ -21,8 +21,11 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from backprop_autograder.cell_verdicts import KEY as VERDICTS_KEY
 from backprop_autograder.preprocessors import (
     HideHiddenChecks,
+    MarkLockedChanges,
+    NoteLockedChanges,
     ResilientExecute,
     RestoreCellFlags,
     ScoreOutsideKernel,
@@ -57,13 +60,17 @@ c.OverwriteCells.add_missing_cells = True
 
 # Before grading, nbgrader restores the assignment's cells; the nbgrader flags a
 # student changed (grade id, grade, solution, points) are first put back, so the
-# original comes back instead of the whole notebook being refused.
+# original comes back instead of the whole notebook being refused. What the
+# student changed in locked cells is noted first, as handed in, and marked on
+# the restored cells after, for the summary.
 c.Autograde.sanitize_preprocessors = [
+    NoteLockedChanges,
     ClearOutput,
     DeduplicateIds,
     OverwriteKernelspec,
     RestoreCellFlags,
     OverwriteCells,
+    MarkLockedChanges,
     CheckCellMetadata,
 ]
 
@@ -81,6 +88,12 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# What grading found is kept as data in the graded notebook's metadata (see
+# backprop_autograder/cell_verdicts.py): if ClearMetadataPreprocessor is enabled,
+# it keeps that and nbgrader's own metadata.
+c.ClearMetadataPreprocessor.preserve_cell_metadata_mask = {"nbgrader", VERDICTS_KEY}
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), VERDICTS_KEY}
 
 # Feedback shows each check's messages and points, never the hidden checks' code.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenChecks, CSSHTMLHeaderPreprocessor]

@@ -20,7 +20,7 @@ from backprop_autograder.lessons import LESSONS
 from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
 from backprop_course import grading
 from backprop_course.checking import MISTAKES, CheckFailed, compare
-from backprop_course.replay import decode, encode, pack, unpack
+from backprop_course.protocol import decode, encode, pack, unpack
 from backprop_course.structures import LayerCache
 
 SEED = 11

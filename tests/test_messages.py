@@ -25,8 +25,9 @@ from backprop_autograder import assemble, scoring
 from backprop_autograder.assemble import hidden_checks
 from backprop_autograder.lessons import LESSONS, Lesson
 from backprop_course import grading
+from backprop_course.callables import make_callable
 from backprop_course.checking import CheckFailed, describe, describe_call, described
-from backprop_course.replay import make_callable, map_structure
+from backprop_course.replay import map_structure
 
 SEEDS = (1, 2, 3)
 ADDRESS_LIKE = ("0x", "<lambda>", "<function", "<locals>")

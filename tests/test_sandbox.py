@@ -256,6 +256,8 @@ def test_each_cell_has_its_own_cpu_time_and_ignoring_the_signal_does_not_help(tm
     assert nb.cells[0].outputs[0]["text"] == "ok\n"
     assert nb.cells[1].outputs[0]["ename"] == KERNEL_DIED
     assert "CPU time" in nb.cells[1].outputs[0]["evalue"]
+    assert nb.cells[1].metadata["backprop_grading"] == {"stopped": "out_of_cpu"}  # for the summary
+    assert "backprop_grading" not in nb.cells[0].metadata | nb.cells[2].metadata
     assert nb.cells[2].outputs[0]["text"] == "ok\n"
     assert elapsed < 25, f"the spinning cell ran {elapsed:.0f} s: the CPU limit did not stop it"
 

@@ -16,11 +16,12 @@ import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
-from backprop_autograder import scoring
+from backprop_autograder import judges, scoring
 from backprop_autograder.assemble import hidden_checks, source_notebook
 from backprop_autograder.lessons import LESSONS, lesson
-from backprop_course import grading
-from backprop_course.replay import encode, encode_result, unpack
+from backprop_course import grading, protocol
+from backprop_course.protocol import encode, unpack
+from backprop_course.replay import encode_result
 
 LESSON = lesson("01_forward_pass")
 SEED = 5
@@ -64,7 +65,7 @@ def test_failure_lines_never_show_expected_values():
     verdict = scoring.judge(checks.answers, sent(half_right, checks), "")
     text = verdict.text(1.0)
     for case in checks.answers["cases"]:
-        for value in np.ravel(scoring.read_value(case["expected"])):
+        for value in np.ravel(protocol.decode(case["expected"], trusted=True)):
             if 0.01 < value < 0.99:  # digits that could not appear by chance
                 assert f"{value:.4f}" not in text
 
@@ -120,8 +121,21 @@ def _array(dtype: str, shape: list, raw: bytes) -> dict:
     ],
 )
 def test_only_plain_data_is_read_from_a_result(value):
-    with pytest.raises(scoring.UnreadableResult):
-        scoring.read_value(value)
+    with pytest.raises(protocol.UnreadableValue):
+        protocol.decode(value)
+    read = protocol.read_entry({"value": value})  # one case's result: a failure, no crash
+    assert read.failed.startswith("the result could not be read")
+    assert read.mistake == "uncheckable_result"
+
+
+def test_only_the_builds_payloads_may_describe_functions_and_types():
+    """The one decoder reads both directions; only trusted input builds more than data."""
+    spec = {"callable": "polynomial", "coefficients": [1.0, 0.0, 2.0]}
+    assert protocol.decode(spec, trusted=True)(3.0) == 11.0
+    assert protocol.decode({"dtype": "<f4"}, trusted=True) is np.float32
+    for value in (spec, {"dtype": "<f4"}, [1, {"tuple": [spec]}]):
+        with pytest.raises(protocol.UnreadableValue):
+            protocol.decode(value)
 
 
 def test_plain_data_is_read_back_exactly():
@@ -131,7 +145,7 @@ def test_plain_data_is_read_back_exactly():
         "n": np.arange(4, dtype=np.int32),
         "pair": (1.5, [2, "x", None, True]),
     }
-    back = scoring.read_value(json.loads(json.dumps(encode(value))))
+    back = protocol.decode(json.loads(json.dumps(encode(value))))
     assert np.array_equal(back["W"], value["W"]) and back["n"].dtype == np.int32
     assert back["pair"] == (1.5, [2, "x", None, True])
     assert type(back["W"]) is np.ndarray
@@ -220,7 +234,7 @@ def test_the_score_is_the_only_value_left_in_the_cell():
     stderr = {"output_type": "stream", "name": "stderr", "text": "warning\n"}
     bundle = {
         "output_type": "display_data",
-        "data": {grading.RESULTS_MIME: sent(sigmoid, checks)},
+        "data": {protocol.RESULTS_MIME: sent(sigmoid, checks)},
         "metadata": {},
     }
     cell = _cell([forged, error, stderr, bundle])
@@ -230,7 +244,7 @@ def test_the_score_is_the_only_value_left_in_the_cell():
     assert len(values) == 1 and values[0].data["text/plain"] == "2.0"
     assert outputs[-1] is values[0]
     assert not any(out.output_type == "error" for out in outputs)
-    assert not any(grading.RESULTS_MIME in out.get("data", {}) for out in outputs)
+    assert not any(protocol.RESULTS_MIME in out.get("data", {}) for out in outputs)
 
     no_results = _cell([forged])
     verdict = scoring.judge(checks.answers, None, scoring.why_no_results(no_results))
@@ -240,9 +254,43 @@ def test_the_score_is_the_only_value_left_in_the_cell():
     ]
 
 
-def test_a_judge_must_be_one_of_the_graders_own():
-    with pytest.raises(ValueError, match="not one of the grader's own"):
-        scoring.load_judge("os:system")
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": "no_such_judge"},
+        {"name": "os:system"},
+        {"name": "backprop_autograder.judges:by_replaying_check"},
+        {"function": "backprop_autograder.scoring:by_replaying_check"},  # the old format
+        {"name": ["replay_check"]},
+        {"name": "replay_check", "check": "os:system"},
+    ],
+    ids=["unknown", "module-function", "import-path", "old-format", "not-a-name", "check"],
+)
+def test_a_judge_or_check_the_grader_does_not_have_scores_zero_and_says_so(spec):
+    """The answers file names judges and checks by keys of registries in code, never an
+    import path: any other name is refused with a clear line, and nothing is imported."""
+    checks = hidden("init_params")
+    entry = {**checks.answers, "judge": {**checks.answers["judge"], **spec}}
+    if "function" in spec:
+        del entry["judge"]["name"]
+    verdict = scoring.judge(entry, sent(sigmoid, checks), "")
+    assert not verdict.ran and verdict.score(2.0) == 0.0
+    assert verdict.lines == [f"{scoring.DID_NOT_RUN}: {verdict.reason}"]
+    assert "the grader does not have" in verdict.reason
+    assert "rebuild the assignment" in verdict.reason
+    assert verdict.record(2.0).reason == verdict.reason
+
+
+def test_the_answers_name_judges_and_checks_by_key_only():
+    """No import path ("module:function") in any answers file the build writes."""
+    for the_lesson in LESSONS:
+        _, answers = source_notebook(the_lesson, SEED)
+        for entry in answers.values():
+            if "judge" in entry:
+                assert entry["judge"]["name"] in judges.JUDGES
+                assert entry["judge"].get("check", "init_params") in judges.REPLAYED_CHECKS
+                assert not any(":" in str(value) for value in entry["judge"].values()
+                               if isinstance(value, str))  # fmt: skip
 
 
 def test_property_checks_are_judged_by_the_visible_check_run_again():

@@ -1,7 +1,7 @@
 """Stand-ins reveal nothing: a recorded result is handed out only to the call that produced it.
 
 While a check runs an exercise, the earlier exercises it calls are stand-ins
-that answer the reference's calls (``backprop_course.replay``), each call
+that answer the reference's calls (``backprop_course.stand_ins``), each call
 sealed under its arguments (``backprop_course.sealed``). Here, for every
 exercise whose hidden or visible checks use stand-ins:
 
@@ -39,16 +39,9 @@ from backprop_autograder.inprocess import exercises
 from backprop_autograder.lessons import LESSONS, Lesson, lesson
 from backprop_course import checking, grading, sealed
 from backprop_course.checking import CheckFailed
-from backprop_course.replay import (
-    Recorded,
-    answers,
-    build_graph,
-    encode,
-    pack,
-    seal_call,
-    stand_in,
-    unpack,
-)
+from backprop_course.protocol import encode, pack, unpack
+from backprop_course.replay import build_graph
+from backprop_course.stand_ins import Recorded, answers, seal_call, stand_in
 
 SEED = 11
 

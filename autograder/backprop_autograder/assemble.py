@@ -38,8 +38,7 @@ import numpy as np
 from backprop_autograder.cases import Judged
 from backprop_autograder.lessons import Lesson, lesson
 from backprop_course.checking import describe_call
-from backprop_course.grading import payload_digest
-from backprop_course.replay import decode, pack
+from backprop_course.protocol import decode, pack, payload_digest
 
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -227,7 +226,8 @@ def expected_part(name: str, case: dict[str, Any]) -> dict[str, Any]:
     """The grader's half of a case: expected value, named wrong variants, tolerances, label."""
     part = {k: case[k] for k in ("expected", "variants", "rtol", "atol") if k in case}
     part["what"] = case.get("what") or name + describe_call(
-        tuple(decode(a) for a in case["args"]), decode(case.get("kwargs", {"dict": {}}))
+        tuple(decode(a, trusted=True) for a in case["args"]),
+        decode(case.get("kwargs", {"dict": {}}), trusted=True),
     )
     return part
 

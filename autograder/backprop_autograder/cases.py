@@ -1,9 +1,10 @@
 """Making hidden-check cases at build time: call the reference, record, encode.
 
 A case is a dict that :func:`backprop_course.replay.observe_case` understands:
-the encoded arguments, the expected result, the named wrong variants, and the
-recorded calls of the dependencies to isolate (see that module's text), each
-sealed here, as it is recorded (:mod:`backprop_course.sealed`).
+the encoded arguments (:mod:`backprop_course.protocol`), the expected result,
+the named wrong variants, and the recorded calls of the dependencies to isolate
+(:mod:`backprop_course.stand_ins`), each sealed here, as it is recorded
+(:mod:`backprop_course.sealed`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from backprop_autograder.judges import replayed_check_key
+from backprop_course.callables import make_callable
 from backprop_course.checking import describe
-from backprop_course.replay import encode, make_callable, seal_call
+from backprop_course.protocol import encode
+from backprop_course.stand_ins import seal_call
 
 
 @dataclass
@@ -29,8 +33,9 @@ class Judged:
 
     For checks of properties, where many answers are right (any valid
     topological order; any random initialisation with the right spread).
-    ``cases`` are the inputs the kernel runs; ``judge`` names the grader-side
-    function (``module:function``) and carries what it needs.
+    ``cases`` are the inputs the kernel runs; ``judge`` names the grader's judge
+    by its key in :data:`backprop_autograder.judges.JUDGES` (``{"name": ...}``) and
+    carries what it needs.
     """
 
     cases: list[dict[str, Any]]
@@ -45,7 +50,8 @@ def replaying_check(
     The check runs here on the reference and its calls are recorded; the
     kernel makes the same calls to the student's function, and the grader
     runs the check again, answering each call with the student's result
-    (:func:`backprop_autograder.scoring.by_replaying_check`).
+    (:func:`backprop_autograder.judges.by_replaying_check`). The check must be
+    one of :data:`backprop_autograder.judges.REPLAYED_CHECKS`.
     """
     calls: list[list[Any]] = []
 
@@ -56,12 +62,11 @@ def replaying_check(
     recording.__name__ = reference.__name__
     with contextlib.redirect_stdout(io.StringIO()):  # the check's ✔ line
         check(recording, **kwargs)
-    module, name = check.__module__, check.__name__
     return Judged(
         cases=[{"args": args} for args in calls],
         judge={
-            "function": "backprop_autograder.scoring:by_replaying_check",
-            "check": f"{module}:{name}",
+            "name": "replay_check",
+            "check": replayed_check_key(check),
             "kwargs": encode(kwargs),
             "calls": calls,
             "exercise": reference.__name__,
@@ -92,7 +97,7 @@ def recording(module: ModuleType, names: Sequence[str]) -> Iterator[dict[str, An
 
     Yields the recordings, filled in when the block ends: ``{"sealed": [entries]}``
     per function, ``{"table": {key: [entries]}}`` per table (as
-    :func:`backprop_course.replay.stand_in` takes them).
+    :func:`backprop_course.stand_ins.stand_in` takes them).
     """
     saved = {name: getattr(module, name) for name in names}
     recorders: dict[str, Any] = {}
@@ -166,7 +171,7 @@ class Encoded:
 
     Made from data, ``Encoded(callable="cube_prime")`` or
     ``Encoded(callable="polynomial", coefficients=[1, 0, 2])``, by the same
-    :func:`backprop_course.replay.make_callable` the grading kernel uses.
+    :func:`backprop_course.callables.make_callable` the grading kernel uses.
     """
 
     def __init__(self, **spec: Any) -> None:

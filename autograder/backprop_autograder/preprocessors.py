@@ -5,6 +5,9 @@
   interrupt, it marks that cell as failed, starts a fresh kernel and grades
   the rest, instead of losing the whole submission; and it
   keeps at most ``max_output_bytes`` of each cell's output as it arrives.
+- :class:`NoteLockedChanges` records which locked cells a student deleted,
+  retyped, edited or relabelled, before nbgrader restores them, and
+  :class:`MarkLockedChanges` writes that onto the restored cells.
 - :class:`RestoreCellFlags` puts back the nbgrader flags of every cell a
   student relabelled (grade id, grade or solution flag, points), so that
   nbgrader restores the original cell instead of refusing the whole
@@ -18,7 +21,9 @@
   last line, so that neither code nor expected values reach students.
 
 ``autograder/nbgrader_config.py`` puts them in nbgrader's pipelines, so the
-formgrader and the command line use them too.
+formgrader and the command line use them too. What they find, they also write
+as data into the graded notebook's metadata (:mod:`backprop_autograder.cell_verdicts`),
+which the summary reads.
 """
 
 from __future__ import annotations
@@ -30,14 +35,15 @@ from typing import Any
 
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode
+from nbformat import NotebookNode, from_dict
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from backprop_autograder import scoring
+from backprop_autograder import cell_verdicts, scoring
+from backprop_autograder.cell_verdicts import LockedChange
 
 KERNEL_DIED = "KernelDied"
 
@@ -130,12 +136,21 @@ class ResilientExecute(Execute):
             for index, cell in enumerate(self.nb.cells):
                 if index not in skip:
                     self._running = index
+                    cell_verdicts.note_stopped(cell, None)  # what an earlier run found is past
                     if budget_next_cell is not None and cell.cell_type == "code":
                         budget_next_cell()
                     self.preprocess_cell(cell, resources, index)
             self._running = None
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    async def _async_handle_timeout(
+        self, timeout: int, cell: NotebookNode | None = None
+    ) -> dict[str, Any] | None:
+        """A cell ran out of time: note it in the cell, then nbclient interrupts the kernel."""
+        if cell is not None:
+            cell_verdicts.note_stopped(cell, "timed_out")
+        return await super()._async_handle_timeout(timeout, cell)
 
 
 def output_size(msg: dict) -> int:
@@ -154,6 +169,7 @@ def mark_kernel_death(cell: NotebookNode, out_of_cpu: bool = False) -> None:
         if out_of_cpu
         else "a crash, os._exit, or more memory than allowed"
     )
+    cell_verdicts.note_stopped(cell, "out_of_cpu" if out_of_cpu else "killed_kernel")
     cell.outputs = [
         NotebookNode(
             output_type="error",
@@ -167,6 +183,7 @@ def mark_kernel_death(cell: NotebookNode, out_of_cpu: bool = False) -> None:
 
 def mark_unstoppable(cell: NotebookNode) -> None:
     """Give the cell an error output saying that it ran out of time and would not stop."""
+    cell_verdicts.note_stopped(cell, "timed_out")
     cell.outputs = [
         NotebookNode(
             output_type="error",
@@ -211,7 +228,9 @@ class ScoreOutsideKernel(NbGraderPreprocessor):
             verdict = scoring.missing_answers(meta["grade_id"].removeprefix("check_"))
         else:
             verdict = scoring.judge_safely(entry, cell)
-        cell.outputs = scoring.verdict_outputs(cell, verdict, float(meta["points"]))
+        points = float(meta["points"])
+        cell.outputs = scoring.verdict_outputs(cell, verdict, points)
+        cell_verdicts.note_hidden_checks(cell, verdict.record(points))
         return cell, resources
 
 
@@ -275,3 +294,93 @@ def assignment_flags(notebook: Any) -> dict[str, dict[str, Any]]:
     for cell in notebook.task_cells:
         flags[cell.name].update(task=True, points=float(cell.max_score))
     return flags
+
+
+# -- locked cells the student changed -----------------------------------------------------------
+
+LOCKED_KEYS = ("grade", "solution", "locked", "points")  # the flags a student may not change
+
+
+class NoteLockedChanges(NbGraderPreprocessor):
+    """Which locked cells of the assignment the student deleted, retyped, edited or relabelled.
+
+    Runs first among the sanitize steps, on the notebook as handed in: the
+    steps after it put the locked cells back. It compares each locked cell of
+    the assignment, as released (the gradebook's source without its hidden
+    tests), with the submitted cell of the same grade id, and records the
+    changes in the notebook's metadata (:func:`cell_verdicts.note_locked_changes`):
+    a deleted cell has no cell to carry them until nbgrader puts it back.
+    Whatever the submission brought under that metadata key is removed first.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        cell_verdicts.clear(nb)
+        try:
+            released = self.released_locked_cells(resources["nbgrader"])
+            changes = locked_changes(nb.cells, released)
+        except Exception as error:  # noting must never cost the submission its grading
+            self.log.warning("could not compare the locked cells: %s", error)
+            changes = None
+        cell_verdicts.note_locked_changes(nb, changes)
+        return nb, resources
+
+    def released_locked_cells(self, info: dict) -> list[NotebookNode]:
+        """The assignment's locked cells as students received them, in order."""
+        hidden_tests = ClearHiddenTests(config=self.config)
+        with Gradebook(info["db_url"]) as gradebook:
+            notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+            flags = assignment_flags(notebook)
+            cells = []
+            for source_cell in notebook.source_cells:
+                if not source_cell.locked:
+                    continue
+                meta = {key: flags[source_cell.name].get(key) for key in LOCKED_KEYS}
+                cell = from_dict({
+                    "cell_type": source_cell.cell_type,
+                    "source": source_cell.source,
+                    "metadata": {"nbgrader": {**meta, "grade_id": source_cell.name}},
+                })  # fmt: skip
+                hidden_tests._remove_hidden_test_region(cell)  # as generate_assignment does
+                cells.append(cell)
+        return cells
+
+
+def locked_changes(
+    submitted: list[NotebookNode], released: list[NotebookNode]
+) -> list[LockedChange]:
+    """The released locked cells (test cells among them) a student deleted, retyped, edited
+    or relabelled; the last submitted cell with a grade id counts, as for nbgrader."""
+    theirs = {}
+    for cell in submitted:
+        grade_id = cell_verdicts.grade_id_of(cell)
+        if grade_id is not None:
+            theirs[grade_id] = cell
+    changes = []
+    for cell in released:
+        grade_id = cell_verdicts.grade_id_of(cell)
+        mine = theirs.get(grade_id)
+        if mine is None:
+            changes.append(LockedChange(grade_id, "deleted"))
+        elif mine.get("cell_type") != cell.cell_type:
+            changes.append(LockedChange(grade_id, "retyped", str(mine.get("cell_type"))))
+        elif mine.get("source") != cell.source:
+            changes.append(LockedChange(grade_id, "edited"))
+        elif _locked_flags(mine) != _locked_flags(cell):
+            changes.append(LockedChange(grade_id, "metadata_changed"))
+    return changes
+
+
+def _locked_flags(cell: NotebookNode) -> dict[str, Any]:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return {key: meta.get(key) for key in LOCKED_KEYS} if isinstance(meta, dict) else {}
+
+
+class MarkLockedChanges(NbGraderPreprocessor):
+    """Each change :class:`NoteLockedChanges` recorded, onto the cell it concerns.
+
+    Runs after OverwriteCells, which has put the deleted test cells back by then.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        cell_verdicts.mark_locked_changes(nb)
+        return nb, resources

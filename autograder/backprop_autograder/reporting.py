@@ -14,8 +14,12 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from backprop_autograder import scoring
-from backprop_autograder.preprocessors import KERNEL_DIED
+from backprop_autograder.cell_verdicts import (
+    CellVerdict,
+    locked_cells_compared,
+    read_verdicts,
+    recorded_locked_changes,
+)
 
 
 @dataclass
@@ -33,42 +37,30 @@ class Report:
 
 
 def incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
-    """What went wrong while grading, from the autograded notebook, and what the student
-    changed in the locked cells, from the submitted one."""
+    """What went wrong while grading, and what the student changed in the locked cells.
+
+    Read from what the grader recorded, as data, in the autograded notebook's
+    metadata (:mod:`backprop_autograder.cell_verdicts`), never from the messages
+    in its cells, which student code can print too.
+    """
     nb = read_notebook(course_dir / "autograded" / student / assignment / f"{assignment}.ipynb")
     notes = []
     no_results: dict[str, list[str]] = {}  # why a test cell sent no results -> those cells
-    for index, cell in enumerate(nb.cells):
-        name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-        stopped = False  # the kernel was stopped in this cell: that is its note
-        for out in cell.get("outputs", []):
-            if out.output_type != "error":
-                continue
-            stopped = stopped or out.ename == KERNEL_DIED or "Timeout" in out.ename
-            if out.ename == KERNEL_DIED and "CPU time" in out.evalue:
-                notes.append(f"{name} used up its CPU time; the other cells were graded")
-            elif out.ename == KERNEL_DIED:
-                notes.append(f"{name} killed the kernel; the other cells were graded")
-            elif "Timeout" in out.ename:
-                notes.append(f"{name} ran out of time; the other cells were graded")
+    for verdict in read_verdicts(nb):
+        if verdict.stopped:  # the kernel was stopped in this cell: that is its note
+            notes.append(STOPPED_NOTES[verdict.stopped].format(name=verdict.name))
         # Every test cell without results, whatever stopped it: an error in the cell
         # (raised outside the graded part, or caused by an earlier cell), or nothing.
-        reason = no_results_reason(cell)
-        if reason is not None and not stopped:
-            no_results.setdefault(reason, []).append(name)
-        if _says(cell, f"likely mistake: {scoring.mistake_title('uncheckable_result')}"):
-            notes.append(f"{name}: results that are not plain data scored 0")
+        reason = no_results_reason(verdict)
+        if reason is not None and not verdict.stopped:
+            no_results.setdefault(reason, []).append(verdict.name)
+        if verdict.hidden_checks and verdict.hidden_checks.unreadable_results:
+            notes.append(f"{verdict.name}: results that are not plain data scored 0")
     for reason, names in no_results.items():
         notes.append(
             f"the hidden checks of {', '.join(names)} sent no results (scored 0): {reason}"
         )
-    submitted = course_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
-    release = course_dir / "release" / assignment / f"{assignment}.ipynb"
-    try:
-        notes += locked_cell_changes(read_notebook(submitted), read_notebook(release))
-    except (OSError, ValueError, KeyError, AttributeError, TypeError):
-        notes.append("its cells could not be compared with the released ones")
-    return notes
+    return notes + locked_cell_changes(nb)
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -80,51 +72,40 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         return nbformat.reads(text, as_version=4)
 
 
-def no_results_reason(cell: nbformat.NotebookNode) -> str | None:
+STOPPED_NOTES = {
+    "out_of_cpu": "{name} used up its CPU time; the other cells were graded",
+    "killed_kernel": "{name} killed the kernel; the other cells were graded",
+    "timed_out": "{name} ran out of time; the other cells were graded",
+}
+LOCKED_CHANGE_NOTES = {
+    "deleted": "{name} was deleted or relabelled; the original was graded",
+    "retyped": "{name} was made a {cell_type} cell; the original was graded",
+    "edited": "{name} was edited; the original was graded",
+    "metadata_changed": "{name}'s nbgrader metadata was changed; the original was graded",
+}
+
+
+def no_results_reason(verdict: CellVerdict) -> str | None:
     """Why a test cell's hidden checks sent no results (the error that stopped it, or the
-    grader's guess), or None if they did. Read from the verdict the grader wrote last into
-    the cell, so that nothing the student printed before it counts."""
-    if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+    grader's guess), on one line, or None if they ran."""
+    checks = verdict.hidden_checks
+    if checks is None or checks.ran:
         return None
-    texts = [out.text for out in cell.get("outputs", []) if out.output_type == "stream"]
-    if not texts or not texts[-1].startswith(scoring.DID_NOT_RUN):
-        return None
-    return texts[-1].splitlines()[0].removeprefix(scoring.DID_NOT_RUN).removeprefix(": ")
+    lines = (checks.reason or "").splitlines()
+    return lines[0] if lines else ""
 
 
-def _says(cell: nbformat.NotebookNode, text: str) -> bool:
-    return any(out.output_type == "stream" and text in out.text for out in cell.get("outputs", []))
-
-
-LOCKED_KEYS = ("grade", "solution", "locked", "points", "grade_id")
-
-
-def locked_cell_changes(
-    submitted: nbformat.NotebookNode, release: nbformat.NotebookNode
-) -> list[str]:
-    """The released locked cells (test cells among them) a student deleted, edited or
-    relabelled. nbgrader restores them before grading; the summary says so."""
-
-    def meta(cell: nbformat.NotebookNode) -> dict:
-        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-        return {key: nbgrader.get(key) for key in LOCKED_KEYS}
-
-    theirs = {meta(c)["grade_id"]: c for c in submitted.cells if meta(c)["grade_id"]}
-    changes = []
-    for cell in release.cells:
-        grade_id = meta(cell)["grade_id"]
-        if not (grade_id and meta(cell)["locked"]):
-            continue
-        mine = theirs.get(grade_id)
-        if mine is None:
-            changes.append(f"{grade_id} was deleted or relabelled; the original was graded")
-        elif mine.cell_type != cell.cell_type:
-            changes.append(f"{grade_id} was made a {mine.cell_type} cell; the original was graded")
-        elif mine.source != cell.source:
-            changes.append(f"{grade_id} was edited; the original was graded")
-        elif meta(mine) != meta(cell):
-            changes.append(f"{grade_id}'s nbgrader metadata was changed; the original was graded")
-    return changes
+def locked_cell_changes(nb: nbformat.NotebookNode) -> list[str]:
+    """The released locked cells (test cells among them) a student deleted, retyped, edited
+    or relabelled, as noted before nbgrader restored them; the summary says so."""
+    if not locked_cells_compared(nb):
+        return ["its cells could not be compared with the released ones"]
+    return [
+        LOCKED_CHANGE_NOTES[change.change].format(
+            name=change.grade_id, cell_type=change.submitted_cell_type
+        )
+        for change in recorded_locked_changes(nb)
+    ]
 
 
 def read_scores(db_url: str, assignment: str, report: Report) -> None:

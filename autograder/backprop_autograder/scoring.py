@@ -6,14 +6,18 @@ cells). So the kernel only reports what the student's function returned on
 each hidden case (:mod:`backprop_course.grading`); everything that decides a
 score happens here, in the grader's own process:
 
-1. :func:`find_bundle` picks the results the cell sent out of its outputs;
-2. :func:`read_value` turns each result back into plain data, refusing
-   anything but arrays of numbers, numbers, strings, lists and dicts;
+1. :func:`backprop_course.protocol.find_bundle` picks the results the cell
+   sent out of its outputs;
+2. :func:`outcome` turns each result back into plain data
+   (:func:`backprop_course.protocol.read_entry`), refusing anything but arrays
+   of numbers, numbers, strings, lists, tuples and dicts;
 3. :func:`judge` compares them with the expected answers, which were written
    at build time next to the gradebook and are never in the kernel's sight,
-   and names the likely mistake;
+   and names the likely mistake; a check of a property is judged by a judge
+   the answers name (:mod:`backprop_autograder.judges`);
 4. :func:`verdict_outputs` writes the messages and the score into the cell,
-   where nbgrader's SaveAutoGrades reads it.
+   where nbgrader's SaveAutoGrades reads it, and :func:`verdict_record` what
+   happened, as data, for the summary (:mod:`backprop_autograder.cell_verdicts`).
 
 A cell that sent no results (it raised, its code was replaced, the kernel
 died) scores 0 and says why.
@@ -21,31 +25,21 @@ died) scores 0 and says why.
 
 from __future__ import annotations
 
-import base64
 import collections
-import contextlib
-import importlib
-import io
 import json
-import keyword
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from nbformat import NotebookNode
 
+from backprop_autograder.cell_verdicts import HiddenChecksRecord
+from backprop_autograder.judges import JUDGES, Outcome, UnknownName, lookup
+from backprop_course import protocol
 from backprop_course.checking import ATOL, MISTAKES, RTOL, CheckFailed, Checks
-from backprop_course.grading import RESULTS_MIME
-from backprop_course.replay import NUMERIC_KINDS, decode, same_inputs
 
 ANSWERS_FOLDER = "hidden_answers"
 DID_NOT_RUN = "✘ the hidden checks did not run"
-# Where judges may come from: the answers file names them, and only these are trusted.
-JUDGE_MODULES = ("backprop_autograder.", "backprop_course.checks.")
-MAX_DEPTH = 32
 
 
 # -- the answers file, written at build time ----------------------------------------------
@@ -72,13 +66,7 @@ def read_answers(path: Path) -> dict[str, dict[str, Any]]:
 
 def find_bundle(cell: NotebookNode) -> Any | None:
     """The last results bundle among the cell's outputs (None if it sent none)."""
-    found = None
-    for out in cell.get("outputs", []):
-        if out.get("output_type") in ("display_data", "execute_result"):
-            data = out.get("data", {})
-            if RESULTS_MIME in data:
-                found = data[RESULTS_MIME]
-    return found
+    return protocol.find_bundle(cell.get("outputs", []))
 
 
 def why_no_results(cell: NotebookNode) -> str:
@@ -89,92 +77,39 @@ def why_no_results(cell: NotebookNode) -> str:
     return "the cell sent no results; did code in an earlier cell change how cells run?"
 
 
-# -- step 2: reading a result strictly ----------------------------------------------------------
-
-
-class UnreadableResult(ValueError):
-    """A result from the kernel that is not plain data of the kinds a function returns."""
-
-
-def read_value(value: Any, depth: int = 0) -> Any:
-    """Plain data from a kernel's encoded result; nothing else is ever built from it."""
-    if depth > MAX_DEPTH:
-        raise UnreadableResult("nested too deeply")
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, list):
-        return [read_value(v, depth + 1) for v in value]
-    if not isinstance(value, dict):
-        raise UnreadableResult(f"a {type(value).__name__}")
-    if "ndarray" in value:
-        return _read_array(value)
-    if "tuple" in value:
-        items = [read_value(v, depth + 1) for v in _list(value["tuple"])]
-        fields = value.get("fields")
-        if fields is None:
-            return tuple(items)
-        return _named_tuple(fields, items)
-    if "dict" in value and isinstance(value["dict"], dict):
-        return {str(k): read_value(v, depth + 1) for k, v in value["dict"].items()}
-    raise UnreadableResult("an unknown kind of value")
-
-
-def _list(value: Any) -> list:
-    if not isinstance(value, list):
-        raise UnreadableResult("a malformed tuple")
-    return value
-
-
-def _read_array(value: dict) -> np.ndarray:
-    try:
-        dtype = np.dtype(str(value["dtype"]))
-        shape = tuple(int(n) for n in value["shape"])
-        raw = base64.b64decode(str(value["ndarray"]), validate=True)
-    except (KeyError, TypeError, ValueError) as error:
-        raise UnreadableResult(f"a malformed array ({error})") from None
-    if dtype.kind not in NUMERIC_KINDS or any(n < 0 for n in shape) or len(shape) > MAX_DEPTH:
-        raise UnreadableResult(f"an array of {dtype}")
-    if math.prod(shape) * dtype.itemsize != len(raw):  # Python ints: no overflow to fool it
-        raise UnreadableResult("an array whose data does not fit its shape")
-    try:
-        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    except (ValueError, OverflowError) as error:
-        raise UnreadableResult(f"a malformed array ({error})") from None
-
-
-def _named_tuple(fields: Any, items: list) -> tuple:
-    if (
-        not isinstance(fields, list)
-        or len(fields) != len(items)
-        or len(fields) > 64
-        or not all(isinstance(f, str) and f.isidentifier() and not keyword.iskeyword(f)
-                   for f in fields)
-        or len(set(fields)) != len(fields)
-        or any(f.startswith("_") for f in fields)
-    ):  # fmt: skip
-        raise UnreadableResult("a malformed named tuple")
-    return collections.namedtuple("Record", fields)(*items)
-
-
 # -- step 3: judging ------------------------------------------------------------------------------
 
 
 @dataclass
 class Verdict:
-    """The hidden checks of one test cell: how many passed, and the lines that say so."""
+    """The hidden checks of one test cell: how many passed, and the lines that say so.
+
+    ``reason``: why they did not run at all (no results, or none that could be
+    judged), else None. ``unreadable``: some result was not plain data.
+    """
 
     exercise: str
     passed: int = 0
     total: int = 0
     lines: list[str] = field(default_factory=list)
-    ran: bool = True
+    reason: str | None = None
+    unreadable: bool = False
+
+    @classmethod
+    def did_not_run(cls, exercise: str, reason: str) -> Verdict:
+        return cls(exercise, lines=[f"{DID_NOT_RUN}: {reason}"], reason=reason)
+
+    @property
+    def ran(self) -> bool:
+        return self.reason is None
 
     def add(self, failure: CheckFailed | None) -> None:
         self.total += 1
         if failure is None:
             self.passed += 1
-        else:
-            self.lines.append(hidden_line(failure))
+            return
+        self.lines.append(hidden_line(failure))
+        self.unreadable = self.unreadable or failure.mistake == protocol.NOT_PLAIN_DATA
 
     def score(self, points: float) -> float:
         if not self.ran or self.total == 0:
@@ -189,6 +124,18 @@ class Verdict:
             f"{self.score(points):g} of {points:g} points"
         )
         return "\n".join([*counted(self.lines), closing]) + "\n"
+
+    def record(self, points: float) -> HiddenChecksRecord:
+        """What the summary needs to know, as data (written into the cell's metadata)."""
+        return HiddenChecksRecord(
+            ran=self.ran,
+            passed=self.passed,
+            total=self.total,
+            score=self.score(points),
+            points=points,
+            reason=self.reason,
+            unreadable_results=self.unreadable,
+        )
 
 
 def counted(lines: list[str]) -> list[str]:
@@ -211,20 +158,28 @@ def mistake_title(key: str) -> str:
 
 
 def judge(entry: dict[str, Any], bundle: Any, no_results: str) -> Verdict:
-    """The verdict on one test cell's results against its stored answers."""
+    """The verdict on one test cell's results against its stored answers.
+
+    A judge or check the answers name but the grader does not have
+    (:mod:`backprop_autograder.judges`) is refused: the cell scores 0 and says so.
+    """
     exercise = entry["exercise"]
-    verdict = Verdict(exercise)
-    problem = bundle_problem(entry, bundle) if bundle is not None else no_results
+    if bundle is None:
+        return Verdict.did_not_run(exercise, no_results)
+    problem = protocol.bundle_problem(bundle, entry["digest"], entry["count"])
     if problem:
-        verdict.ran = False
-        verdict.lines.append(f"{DID_NOT_RUN}: {problem}")
-        return verdict
+        return Verdict.did_not_run(exercise, problem)
     outcomes = [outcome(result) for result in bundle["results"]]
-    if "judge" in entry:
-        failures = load_judge(entry["judge"]["function"])(entry["judge"], outcomes)
-    else:
-        failures = [compare_case(exercise, answer, got) for answer, got in
-                    zip(entry["cases"], outcomes, strict=True)]  # fmt: skip
+    try:
+        if "judge" in entry:
+            spec = entry["judge"]
+            failures = lookup(JUDGES, spec.get("name"), "judge")(spec, outcomes)
+        else:
+            failures = [compare_case(exercise, answer, got) for answer, got in
+                        zip(entry["cases"], outcomes, strict=True)]  # fmt: skip
+    except UnknownName as unknown:
+        return Verdict.did_not_run(exercise, str(unknown))
+    verdict = Verdict(exercise)
     for failure in failures:
         verdict.add(failure)
     return verdict
@@ -239,40 +194,17 @@ def judge_safely(entry: dict[str, Any], cell: NotebookNode) -> Verdict:
     try:
         return judge(entry, find_bundle(cell), why_no_results(cell))
     except Exception as error:
-        verdict = Verdict(entry["exercise"], ran=False)
-        verdict.lines.append(
-            f"{DID_NOT_RUN}: its results could not be judged ({type(error).__name__})"
-        )
-        return verdict
-
-
-def bundle_problem(entry: dict[str, Any], bundle: Any) -> str | None:
-    """Why a bundle cannot be judged, or None."""
-    if not isinstance(bundle, dict) or not isinstance(bundle.get("results"), list):
-        return "its results could not be read"
-    if bundle.get("digest") != entry["digest"]:
-        return "its results answer other cases than this assignment's (rebuilt since?)"
-    if len(bundle["results"]) != entry["count"]:
-        return f"it sent {len(bundle['results'])} results for {entry['count']} cases"
-    return None
-
-
-Outcome = Any  # a result as plain data, or the CheckFailed that stands for a failed call
+        reason = f"its results could not be judged ({type(error).__name__})"
+        return Verdict.did_not_run(entry["exercise"], reason)
 
 
 def outcome(result: Any) -> Outcome:
     """One case's result as plain data, or a CheckFailed saying why there is none."""
-    if isinstance(result, dict) and "value" in result:
-        try:
-            return read_value(result["value"])
-        except UnreadableResult as error:
-            what = f"the result could not be read: {error}"
-            return CheckFailed(what, what=what, mistake="uncheckable_result")
-    if isinstance(result, dict) and "failed" in result:
-        what = str(result["failed"])[:500]
-        mistake = result.get("mistake")
-        return CheckFailed(what, what=what, mistake=mistake if mistake in MISTAKES else None)
-    return CheckFailed("a malformed result", what="a malformed result")
+    read = protocol.read_entry(result)
+    if read.failed is None:
+        return read.value
+    mistake = read.mistake if read.mistake in MISTAKES else None
+    return CheckFailed(read.failed, what=read.failed, mistake=mistake)
 
 
 def compare_case(exercise: str, answer: dict[str, Any], got: Outcome) -> CheckFailed | None:
@@ -282,9 +214,12 @@ def compare_case(exercise: str, answer: dict[str, Any], got: Outcome) -> CheckFa
     try:
         Checks(exercise).expect(
             got,
-            decode(answer["expected"]),
+            protocol.decode(answer["expected"], trusted=True),
             what=answer["what"],
-            variants=[(key, decode(value)) for key, value in answer.get("variants", [])],
+            variants=[
+                (key, protocol.decode(value, trusted=True))
+                for key, value in answer.get("variants", [])
+            ],
             rtol=answer.get("rtol", RTOL),
             atol=answer.get("atol", ATOL),
         )
@@ -294,51 +229,6 @@ def compare_case(exercise: str, answer: dict[str, Any], got: Outcome) -> CheckFa
         what = f"{answer['what']}: the result could not be compared ({type(error).__name__})"
         return CheckFailed(what, what=what)
     return None
-
-
-Judge = Callable[[dict[str, Any], list[Outcome]], list[CheckFailed | None]]
-
-
-def load_judge(name: str) -> Judge:
-    """A judge named ``module:function`` in the answers file, from the trusted modules only."""
-    module, _, function = name.partition(":")
-    if not module.startswith(JUDGE_MODULES):
-        raise ValueError(f"judge {name!r} is not one of the grader's own")
-    return getattr(importlib.import_module(module), function)
-
-
-def by_replaying_check(spec: dict[str, Any], outcomes: list[Outcome]) -> list[CheckFailed | None]:
-    """Judge by running a visible check again, here, on the student's recorded results.
-
-    For checks of properties rather than values (``init_params``: shapes, zero
-    biases, a seed that matters, the right spread). At build time the check
-    ran on the reference and its calls were recorded; the kernel made the same
-    calls to the student's function. Here the check runs once more, each call
-    answered with the student's result for it.
-    """
-    check = load_judge(spec["check"])
-    calls = [decode(args) for args in spec["calls"]]
-    answers = list(zip(calls, outcomes, strict=True))
-
-    def student(*args: Any) -> Any:
-        if not answers:
-            raise CheckFailed("the check made a call the kernel did not")
-        recorded_args, got = answers.pop(0)
-        if not same_inputs(list(args), recorded_args, 1e-12):
-            raise CheckFailed("the check made other calls than the kernel did")
-        if isinstance(got, CheckFailed):
-            raise got
-        return got
-
-    student.__name__ = spec["exercise"]
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # its ✔ line is for students
-            getattr(check, "__wrapped__", check)(
-                student, **decode(spec.get("kwargs", {"dict": {}}))
-            )
-    except CheckFailed as failure:
-        return [failure]
-    return [None]
 
 
 # -- step 4: the verdict in the cell --------------------------------------------------------------
@@ -357,8 +247,8 @@ def verdict_outputs(cell: NotebookNode, verdict: Verdict, points: float) -> list
         if kind == "stream" and out.get("name") == "stdout":
             kept.append(out)
         elif kind == "error" and not verdict.ran:
-            kept.append(out)  # why it did not run; the pipeline's summary reads it too
-        elif kind == "display_data" and RESULTS_MIME not in out.get("data", {}):
+            kept.append(out)  # why it did not run, for the student to see
+        elif kind == "display_data" and not protocol.carries_bundle(out):
             kept.append(out)
     score = verdict.score(points)
     kept.append(NotebookNode(output_type="stream", name="stdout", text=verdict.text(points)))
@@ -374,9 +264,8 @@ def verdict_outputs(cell: NotebookNode, verdict: Verdict, points: float) -> list
 
 
 def missing_answers(exercise: str) -> Verdict:
-    verdict = Verdict(exercise, ran=False)
-    verdict.lines.append(
-        f"{DID_NOT_RUN}: the course directory has no answers for this check; "
-        "rebuild the assignment (backprop-grade build)"
+    return Verdict.did_not_run(
+        exercise,
+        "the course directory has no answers for this check; "
+        "rebuild the assignment (backprop-grade build)",
     )
-    return verdict

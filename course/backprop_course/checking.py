@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from backprop_course.isolation import isolated
+
 # Tolerances: generous enough for every correct way of computing a value in
 # float64, tight enough that a real mistake never passes.
 Variants = Mapping[str, Any] | Iterable[tuple[str, Any]]
@@ -560,8 +562,6 @@ class Checks:
         function: Callable[..., Any], stand_ins: Mapping[str, Callable[[Any], Any]]
     ) -> contextlib.AbstractContextManager[None]:
         """Replace, in ``function``'s namespace, the earlier exercises it may call."""
-        from backprop_course.replay import isolated  # replay builds on this module
-
         return isolated(namespace_of(function), stand_ins)
 
     def expect(self, got: Any, expected: Any, *, what: str, **options: Any) -> None:

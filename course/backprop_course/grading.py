@@ -12,22 +12,23 @@ kernel never decides a score. Between ``begin`` and the end of the cell the
 visible check only prints its messages (it gives no points, and its expected
 values are public anyway). :func:`hidden_results` calls the student's function
 on the hidden cases' inputs and sends the results, as data, in one output of
-the MIME type :data:`RESULTS_MIME`. Outside the kernel, the grader compares
-them with expected values the kernel never sees, names the likely mistakes
-and writes the score (``backprop_autograder.scoring``). A cell that sends no
-results scores 0.
+the MIME type :data:`~backprop_course.protocol.RESULTS_MIME`. Outside the
+kernel, the grader compares them with expected values the kernel never sees,
+names the likely mistakes and writes the score (``backprop_autograder.scoring``).
+A cell that sends no results scores 0. What the cell holds and sends is
+defined in :mod:`backprop_course.protocol`; the cases run in
+:mod:`backprop_course.replay`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from backprop_course import protocol, replay
 from backprop_course.checking import CheckFailed
 
-RESULTS_MIME = "application/vnd.backprop-course.results+json"
 _current: str | None = None
 
 
@@ -42,34 +43,19 @@ def begin(exercise: str) -> None:
     _current = exercise
 
 
-def payload_digest(payload: str) -> str:
-    """Which build of the hidden cases a result bundle answers."""
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
 def hidden_results(function: Callable[..., Any], payload: str) -> None:
     """Run the hidden cases in ``payload`` and send their results out of the kernel."""
     global _current
     _current = None
     from IPython.display import display
 
-    display({RESULTS_MIME: collect_results(function, payload)}, raw=True)
+    display({protocol.RESULTS_MIME: collect_results(function, payload)}, raw=True)
 
 
 def collect_results(function: Callable[..., Any], payload: str) -> dict[str, Any]:
-    """The results bundle: one entry per case, ``{"value": ...}`` or ``{"failed": ...}``."""
-    from backprop_course.replay import observe_all  # replay builds on this module
-
-    return {
-        "exercise": getattr(function, "__name__", "?"),
-        "digest": payload_digest(payload),
-        "results": observe_all(function, payload),
-    }
-
-
-def failure_entry(failure: CheckFailed) -> dict[str, Any]:
-    """A case the student's code failed before any comparison (it raised, or is not written)."""
-    return {"failed": str(failure.what or failure)[:500], "mistake": failure.mistake}
+    """The results bundle: one entry per case, its value or its failure."""
+    exercise = getattr(function, "__name__", "?")
+    return protocol.results_bundle(exercise, payload, replay.observe_all(function, payload))
 
 
 def exercise_check(check: Callable[..., None]) -> Callable[..., None]:

@@ -1,6 +1,6 @@
 """Sealed recordings: a recorded call's result opens only to that call's arguments.
 
-A stand-in (:mod:`backprop_course.replay`) answers the calls the reference
+A stand-in (:mod:`backprop_course.stand_ins`) answers the calls the reference
 made with the results it got. Those results are what the exercises must
 compute, and the arguments of later calls hold the results of earlier ones,
 so nothing may hand either out except the call itself: not the stand-in's

@@ -6,7 +6,7 @@ rows and two columns and is not square, so that a transposed or broadcast
 answer cannot pass for the right one; m = 1 and m > 1 both appear where an
 answer may treat them alike; every network mixes its activations and has
 layers of different widths. Expected results from the reference;
-dependencies on earlier exercises isolated (see :mod:`backprop_course.replay`).
+dependencies on earlier exercises isolated (see :mod:`backprop_course.stand_ins`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from backprop_autograder.cases import call_case, columns, random_params
-from backprop_course.replay import encode
+from backprop_course.protocol import encode
 from backprop_course.structures import EpochRecord
 from backprop_reference import forward_pass as fp
 from backprop_reference import mini_batch as ref

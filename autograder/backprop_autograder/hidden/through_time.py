@@ -12,7 +12,7 @@ symmetric in its arguments) in the main case. Truncated BPTT gets T not a
 multiple of k, k = 1 and k >= T; clipping gets several arrays of different
 shapes with a global norm clearly above and clearly below max_norm. Calls of
 earlier exercises are answered by recorded stand-ins (see
-:mod:`backprop_course.replay`), so one mistake costs one exercise.
+:mod:`backprop_course.stand_ins`), so one mistake costs one exercise.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import numpy as np
 
 from backprop_autograder.cases import Encoded, graph_spec
 from backprop_autograder.hidden.chain_rule import random_graph
-from backprop_course.replay import encode
+from backprop_course.protocol import encode
 from backprop_reference import chain_rule as chain
 
 Rng = np.random.Generator

@@ -13,7 +13,7 @@ import numpy as np
 
 from backprop_course.checking import Checks, quiet
 from backprop_course.grading import exercise_check
-from backprop_course.replay import answers, answers_table
+from backprop_course.stand_ins import answers, answers_table
 from backprop_course.structures import LayerCache
 
 Function = Callable[..., object]

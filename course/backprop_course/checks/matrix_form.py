@@ -34,7 +34,7 @@ from backprop_course.checks.forward_pass import (
 )
 from backprop_course.checks.networks import BCE_NETWORK, NETWORKS, check_networks
 from backprop_course.grading import exercise_check
-from backprop_course.replay import answers
+from backprop_course.stand_ins import answers
 from backprop_course.structures import GradientCheck
 
 Function = Callable[..., object]

@@ -49,14 +49,17 @@ grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade
 demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class on every lesson (LESSON=... for one): build/demo/
 	$(BIN)/python -m backprop_autograder.demo $(if $(LESSON),--lesson $(LESSON),)
 
-# Two system programs the tests use for real: Chromium for the browser tests
-# (playwright cannot download its own here) and bubblewrap, the grading
-# sandbox. Found on PATH, or installed from Debian's packages when run as root.
+# Three system programs the tests use for real: Chromium for the browser tests
+# (playwright cannot download its own here), bubblewrap, the grading sandbox,
+# and PostgreSQL's server for the distributed gradebook. Found on PATH (or in
+# Debian's /usr/lib/postgresql), or installed from Debian's packages when run as root.
 system-tools:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
 	  || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian's$$missing for the tests"; \

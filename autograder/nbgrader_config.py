@@ -28,6 +28,7 @@ from backprop_autograder.preprocessors import (
     NoteLockedChanges,
     ResilientExecute,
     RestoreCellFlags,
+    RestoreDeletedCells,
     ScoreOutsideKernel,
 )
 
@@ -54,9 +55,11 @@ c.Execute.timeout = 30
 if not os.environ.get("BACKPROP_UNSAFE_NO_SANDBOX"):
     c.ResilientExecute.kernel_manager_class = "backprop_autograder.sandbox.SandboxedKernelManager"
 
-# Test cells a student deleted come back from the source (edited ones are
-# overwritten from it anyway), so every exercise is graded by its own checks.
-c.OverwriteCells.add_missing_cells = True
+# Test cells a student deleted come back where the released notebook has them
+# (edited ones are overwritten anyway), so every exercise is graded by its own
+# checks. (nbgrader's OverwriteCells.add_missing_cells would take their order
+# from the gradebook, which a PostgreSQL gradebook does not keep.)
+c.RestoreDeletedCells.release_dir = os.path.join(HERE, "release")
 
 # Before grading, nbgrader restores the assignment's cells; the nbgrader flags a
 # student changed (grade id, grade, solution, points) are first put back, so the
@@ -69,6 +72,7 @@ c.Autograde.sanitize_preprocessors = [
     DeduplicateIds,
     OverwriteKernelspec,
     RestoreCellFlags,
+    RestoreDeletedCells,
     OverwriteCells,
     MarkLockedChanges,
     CheckCellMetadata,

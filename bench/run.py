@@ -19,7 +19,8 @@ Then one JSON line per widget gives its reaction time to a control change
 (:mod:`bench.widgets`, target median <= 50 ms), and a last JSON line
 compares grading throughput: stock ``nbgrader autograde`` against
 ``backprop-grade autograde`` on the same solved submissions
-(:mod:`bench.grading`).
+(:mod:`bench.grading`). The very last line puts two Dask workers against
+the local pool of two, both on this machine (:mod:`bench.distributed`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from backprop_reference.forward_pass import init_params
 from backprop_reference.mini_batch import backprop_batch, backprop_loop
-from bench import grading, widgets
+from bench import distributed, grading, widgets
 
 ACTIVATIONS = ["sigmoid", "identity"]
 LOSS = "softmax_cross_entropy"
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(line, ensure_ascii=False))
     # Grading throughput, stock nbgrader against backprop-grade (bench/grading.py).
     print(json.dumps(grading.run(notebooks=2, rounds=1) if args.quick else grading.run()))
+    # Distributed grading on one machine, Dask against the local pool (bench/distributed.py).
+    print(json.dumps(distributed.run(notebooks=2, rounds=1) if args.quick else distributed.run()))
     return 0
 
 

@@ -176,10 +176,10 @@ class DaskCluster:
         self._spawn(name, _hiding(self.hidden, worker), scratch)
 
     def _spawn(self, name: str, command: list[str], cwd: Path) -> None:
-        log = (self.folder / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(
-            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with (self.folder / f"{name}.log").open("wb") as log:  # the process keeps its copy
+            self.processes[name] = subprocess.Popen(
+                command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def client(self):
         from distributed import Client
@@ -200,14 +200,16 @@ class DaskCluster:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        for process in self.processes.values():
+        """Workers first, then the scheduler; whatever does not stop in 10 s is killed."""
+        for name in sorted(self.processes, key=lambda name: name == "scheduler"):
+            process = self.processes[name]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
             try:
-                process.wait(20)
+                process.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def _hiding(hidden: Path, command: list[str]) -> list[str]:

@@ -29,6 +29,12 @@ def test_quick_run_prints_a_table_and_json_lines(capsys):
     assert grading["ratio"] == pytest.approx(
         grading["ours_per_min"] / grading["stock_per_min"], rel=0.02
     )
+    (spread,) = [r for r in lines if r["bench"] == "distributed"]
+    assert spread["notebooks"] == 2 and spread["workers"] == 2 and spread["dask_per_min"] > 0
+    assert spread["ratio_vs_local_pool"] == pytest.approx(
+        spread["dask_per_min"] / spread["local_pool_per_min"], rel=0.02
+    )
+    assert spread["ship_ms_per_notebook"] > 0
     for r in records:
         assert r["bench"] == "minibatch_step"
         assert r["speedup_vs_loop"] > 0 and 0 < r["gemm_bound_fraction"]

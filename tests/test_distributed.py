@@ -121,7 +121,7 @@ def gradebook_rows(postgres, db_url: str) -> dict[str, list[tuple]]:
             "JOIN assignment a ON a.id = s.assignment_id ORDER BY 1, 2", database=database),
         "grades": postgres.sql(
             "SELECT a.name, s.student_id, c.name, g.id, g.auto_score FROM grade g "
-            "JOIN grade_cells c ON c.id = g.cell_id "
+            "JOIN base_cell c ON c.id = g.cell_id "
             "JOIN submitted_notebook n ON n.id = g.notebook_id "
             "JOIN submitted_assignment s ON s.id = n.assignment_id "
             "JOIN assignment a ON a.id = s.assignment_id ORDER BY 1, 2, 3", database=database),

@@ -28,11 +28,13 @@ which the summary reads.
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode, from_dict
@@ -384,3 +386,45 @@ class MarkLockedChanges(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         cell_verdicts.mark_locked_changes(nb)
         return nb, resources
+
+
+# -- test cells the student deleted ------------------------------------------------------------
+
+class RestoreDeletedCells(NbGraderPreprocessor):
+    """The test cells a student deleted, put back where the released notebook has them.
+
+    Runs after :class:`RestoreCellFlags` and before OverwriteCells, which then
+    restores their source (hidden checks included) from the gradebook, as for
+    any test cell. nbgrader's own ``OverwriteCells.add_missing_cells`` does
+    this from the gradebook's cells, which have no order there: PostgreSQL
+    hands them back in any order, and it then stops the whole notebook.
+    The released notebook (``release_dir``) has the order.
+    """
+
+    release_dir = Unicode("", help="The course's release/ folder.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        path = Path(self.release_dir) / info["assignment"] / f"{info['notebook']}.ipynb"
+        release = nbformat.read(path, as_version=4)
+        present = {cell_verdicts.grade_id_of(cell) for cell in nb.cells} - {None}
+        for index, cell in enumerate(release.cells):
+            grade_id = cell_verdicts.grade_id_of(cell)
+            if not utils.is_grade(cell) or grade_id in present:
+                continue
+            self.log.warning("test cell %r was deleted: put back", grade_id)
+            nb.cells.insert(self._place(nb, release.cells[:index]), copy.deepcopy(cell))
+            present.add(grade_id)
+        return nb, resources
+
+    @staticmethod
+    def _place(nb: NotebookNode, before: list[NotebookNode]) -> int:
+        """Right after the nearest cell among ``before`` that the notebook still has."""
+        positions = {cell_verdicts.grade_id_of(cell): i for i, cell in enumerate(nb.cells)}
+        positions.pop(None, None)
+        for cell in reversed(before):
+            place = positions.get(cell_verdicts.grade_id_of(cell))
+            if place is not None:
+                return place + 1
+        return 0
+

@@ -171,8 +171,9 @@ class DaskCluster:
     def start_worker(self, name: str) -> None:
         scratch = self.folder / name
         scratch.mkdir(exist_ok=True)
+        # With a nanny, as `dask worker` starts by default and the README's recipes do.
         worker = [str(BIN / "dask"), "worker", self.address, "--name", name, "--nthreads", "1",
-                  "--no-nanny", "--local-directory", str(scratch), "--no-dashboard"]  # fmt: skip
+                  "--local-directory", str(scratch), "--no-dashboard"]  # fmt: skip
         self._spawn(name, _hiding(self.hidden, worker), scratch)
 
     def _spawn(self, name: str, command: list[str], cwd: Path) -> None:

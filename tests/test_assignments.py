@@ -136,7 +136,9 @@ def scores(course_dir: Path, lesson, student: str) -> tuple[float, float, dict[s
     """(score, max score, score per test cell) from nbgrader's gradebook."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+    from backprop_autograder.course import gradebook_url, load_config
+
+    with Gradebook(gradebook_url(load_config(course_dir))) as gradebook:
         submission = gradebook.find_submission(lesson.name, student)
         notebook = submission.notebooks[0]
         cells = {grade.name: grade.score for grade in notebook.grades}

@@ -194,6 +194,35 @@ def test_progress_shows_in_the_dask_dashboard(cluster_run, cluster):
         assert page.status == 200
 
 
+# -- a gradebook the workers cannot use: a clear error before anything is collected ------
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {str(path): path.stat().st_mtime_ns for path in folder.rglob("*")}
+
+
+def grade_command(course: Path, the_lesson, *options: str) -> list[str]:
+    return ["--course-dir", str(course), *options, "grade", the_lesson.name,
+            "--from", str(course.parent / f"{the_lesson.name}.zip")]  # fmt: skip
+
+
+def test_cluster_refuses_a_sqlite_gradebook_and_says_what_to_set(course, one_machine_small):
+    sqlite_course = one_machine_small.parent / "course"
+    shutil.copy(course.parent / f"{SMALL.name}.zip", one_machine_small.parent)
+    before = snapshot(sqlite_course)
+    with pytest.raises(SystemExit, match=r"not the SQLite file.*c\.CourseDirectory\.db_url"):
+        cli.main(grade_command(sqlite_course, SMALL, "--cluster", "tcp://127.0.0.1:9"))
+    assert snapshot(sqlite_course) == before
+
+
+def test_cluster_names_a_gradebook_without_the_assignment(course, postgres):
+    empty = postgres.new_database("empty_gradebook")
+    before = snapshot(course)
+    with pytest.raises(SystemExit, match=rf"has no assignment {SMALL.name}: run `backprop-grade"):
+        cli.main(grade_command(course, SMALL, "--db-url", empty, "--cluster", "tcp://127.0.0.1:9"))
+    assert snapshot(course) == before
+
+
 # -- again, and with a worker lost -----------------------------------------------------
 
 

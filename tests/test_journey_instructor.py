@@ -2,7 +2,9 @@
 
 The demo class (a small one: perfect, half-finished and blank hand-ins) is
 graded on every lesson by ``backprop_autograder.demo``, as ``make
-demo-grading`` does. JupyterLab then runs in that nbgrader course, and in
+demo-grading`` does, into a gradebook on a real PostgreSQL server that the
+course's ``nbgrader_config.py`` names (no SQLite file anywhere in the course).
+JupyterLab then runs in that nbgrader course, and in
 Chromium the instructor opens **Nbgrader → Formgrader**, sees every lesson
 listed as an assignment, goes to *Manual Grading*, finds each student's score
 equal to the CSV's, opens one submission, and finds the same score as the sum
@@ -43,10 +45,13 @@ MATHJAX_FROM_CDN = ("https://cdnjs.cloudflare.com/ajax/libs/mathjax/", "MathJax 
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo class graded on every lesson: grades_<lesson>.csv and the course."""
+def demo_out(tmp_path_factory: pytest.TempPathFactory, postgres) -> Path:
+    """The demo class graded on every lesson into PostgreSQL: grades_<lesson>.csv and the
+    course."""
     out = tmp_path_factory.mktemp("instructor-journey") / "demo"
-    demo.run(list(LESSONS), out, timeout=10, small=True)
+    demo.run(list(LESSONS), out, timeout=10, small=True,
+             db_url=postgres.new_database("instructor_journey"))  # fmt: skip
+    assert not list((out / "course").rglob("*.db")), "a SQLite gradebook beside PostgreSQL"
     return out
 
 

@@ -141,3 +141,20 @@ def test_no_notebook_is_committed_with_outputs():
         notebook = json.loads((ROOT / name).read_text())
         for cell in notebook["cells"]:
             assert not cell.get("outputs") and not cell.get("execution_count"), name
+
+
+def test_no_sqlite_gradebook_url_outside_the_default():
+    """The gradebook is the one nbgrader_config.py (or --db-url) names: a SQLite URL
+    written anywhere but course.default_db_url would bypass a PostgreSQL gradebook."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "*.ipynb", "*.cfg", "*.toml", "*.yml", "Makefile"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    found = []
+    for name in tracked:
+        for number, line in enumerate((ROOT / name).read_text().splitlines(), 1):
+            if re.search(r"sqlite(\+\w+)?:/", line):
+                found.append(f"{name}:{number}: {line.strip()}")
+    default = "autograder/backprop_autograder/course.py"
+    assert [hit for hit in found if not hit.startswith(default + ":")] == [], found
+    assert len(found) == 1, f"the default gradebook URL is written once, in {default}: {found}"

@@ -26,6 +26,7 @@ def _grade(args: argparse.Namespace) -> Report:
     course_dir = args.course_dir.resolve()
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
     api = course_api(course_dir, args.timeout, args.exchange, args.db_url)
+    check_cluster_gradebook(api, args)  # before collecting: a wrong gradebook stops early
     if args.source:
         collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
     else:
@@ -35,6 +36,16 @@ def _grade(args: argparse.Namespace) -> Report:
     read_scores(gradebook_url(api.config), args.lesson, report)
     export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
     return report
+
+
+def check_cluster_gradebook(api: NbGraderAPI, args: argparse.Namespace) -> None:
+    """With ``--cluster``: the gradebook must be one the workers reach, holding the lesson."""
+    if getattr(args, "cluster", None):
+        from backprop_autograder import cluster  # needs dask.distributed
+
+        cluster.check_gradebook(
+            gradebook_url(api.config), str(api.config.CourseDirectory.course_id), args.lesson
+        )
 
 
 def autograde_all(api: NbGraderAPI, args: argparse.Namespace, report: Report) -> None:

@@ -24,9 +24,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from nbgrader.api import Gradebook, MissingEntry
 from services import DaskCluster
 
-from backprop_autograder import cli, demo, pipeline, sandbox
+from backprop_autograder import cli, demo, pipeline, remote, sandbox
 from backprop_autograder.build import build
 from backprop_autograder.lessons import lesson
 from backprop_autograder.remote import EVENTS
@@ -221,6 +222,20 @@ def test_cluster_names_a_gradebook_without_the_assignment(course, postgres):
     with pytest.raises(SystemExit, match=rf"has no assignment {SMALL.name}: run `backprop-grade"):
         cli.main(grade_command(course, SMALL, "--db-url", empty, "--cluster", "tcp://127.0.0.1:9"))
     assert snapshot(course) == before
+
+
+def test_a_worker_without_bubblewrap_grades_nothing(course, db_url, monkeypatch):
+    """Its task fails (Dask then tries another worker) instead of grading unsandboxed."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("BACKPROP_UNSAFE_NO_SANDBOX", raising=False)
+    assignment = remote.Assignment.pack(course, SMALL.name)
+    settings = remote.Settings(db_url, 10, sandboxed=True, run="no-bwrap")
+    notebook = {f"{SMALL.name}.ipynb": (course / "release" / SMALL.name / f"{SMALL.name}.ipynb")
+                .read_bytes()}  # fmt: skip
+    with pytest.raises(sandbox.SandboxUnavailable, match="bwrap was not found"):
+        remote.grade_submission(assignment, settings, "no-bwrap", notebook)
+    with Gradebook(db_url) as gradebook, pytest.raises(MissingEntry):
+        gradebook.find_submission(SMALL.name, "no-bwrap")
 
 
 # -- again, and with a worker lost -----------------------------------------------------

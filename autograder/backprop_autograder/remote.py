@@ -161,6 +161,7 @@ def _api(course_dir: Path, settings: Settings) -> NbGraderAPI:
     """nbgrader's API on the scratch course, writing to the coordinator's gradebook."""
     os.environ["PATH"] = builder.nbgrader_env()["PATH"]  # nbgrader runs `alembic` from PATH
     if settings.sandboxed:  # nbgrader_config.py reads it when it is loaded
+        sandbox.find_bwrap()  # a worker without bubblewrap grades nothing: Dask tries another
         os.environ.pop("BACKPROP_UNSAFE_NO_SANDBOX", None)
     else:
         os.environ["BACKPROP_UNSAFE_NO_SANDBOX"] = "1"

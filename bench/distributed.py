@@ -51,13 +51,10 @@ def shipping_ms(cluster: DaskCluster, course: Path) -> float:
     ]
     with cluster.client() as client:
         start = time.perf_counter()
-        futures = [client.submit(_size, files, pure=False) for files in submissions]
+        # A builtin as the task: the workers import nothing of this folder (not on their path).
+        futures = [client.submit(len, files, pure=False) for files in submissions]
         client.gather(futures)
         return round(1e3 * (time.perf_counter() - start) / len(submissions), 1)
-
-
-def _size(files: dict[str, bytes]) -> int:
-    return sum(len(content) for content in files.values())
 
 
 def run(notebooks: int = 12, rounds: int = 2) -> dict:

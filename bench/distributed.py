@@ -8,7 +8,7 @@ PostgreSQL gradebook (a real server, started for the bench), two ways:
 the two alternate over the rounds. Prints one JSON line: notebooks per minute
 both ways, their ratio (target: at least 0.9), and what shipping one
 submission to a worker and its result back costs (a task that only returns
-the submission's size, timed over N).
+how many files the submission has, timed over N).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Scores come from nbgrader's gradebook (wherever the course keeps it, see
 :mod:`backprop_autograder.course`); what went wrong with a submission comes from
-its autograded notebook and its submitted one.
+the verdicts grading wrote into its autograded notebook's metadata
+(:mod:`backprop_autograder.cell_verdicts`), never from the prose of its messages.
 """
 
 from __future__ import annotations

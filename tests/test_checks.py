@@ -213,3 +213,33 @@ def test_hidden_payload_holds_inputs_only():
 def test_every_mistake_has_a_clear_message():
     for key, text in MISTAKES.items():
         assert re.match(r"^[^:]+: .{20,}", text), key
+
+
+# -- a function that changes its inputs ----------------------------------------------------
+
+
+def doubles_everything_it_is_given(params, layers):
+    params["W"] *= 2  # in place: the caller's array
+    params["b"] = np.zeros(1)  # replaced
+    params["extra"] = 1
+    layers[0] += 1
+    layers.append(np.ones(2))
+    raise_after = params.get("raise_after")
+    if raise_after:
+        raise ValueError("and then it failed")
+
+
+@pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
+def test_a_function_that_changes_its_inputs_leaves_the_checks_data_as_they_were(raising):
+    """The checks pass their own constants to students' functions: a function that changes
+    them fails its check, and the next checks still see the constants unchanged."""
+    from backprop_course.checking import call
+
+    W, b, first = np.arange(4.0).reshape(2, 2), np.ones(1), np.zeros(3)
+    params = {"W": W, "b": b, "raise_after": raising}
+    layers = [first]
+    with pytest.raises(CheckFailed, match="raised ValueError" if raising else "in place"):
+        call(doubles_everything_it_is_given, params, layers)
+    assert params["W"] is W and np.array_equal(W, np.arange(4.0).reshape(2, 2))
+    assert np.array_equal(params["b"], np.ones(1)) and sorted(params) == ["W", "b", "raise_after"]
+    assert len(layers) == 1 and layers[0] is first and np.array_equal(first, np.zeros(3))

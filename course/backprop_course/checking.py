@@ -252,6 +252,7 @@ def call(
     name = getattr(function, "__name__", "the function")
     before = None if may_change_inputs else copy.deepcopy((args, kwargs))
     shown = describe_call(args, kwargs)
+    changed = ""
     try:
         with quiet():
             result = function(*args, **kwargs)
@@ -266,14 +267,17 @@ def call(
         raise
     except Exception as err:
         raise CheckFailed(f"{name}{shown} raised {type(err).__name__}: {err}") from err
-    if before is not None:
-        changed = changed_argument(args, kwargs, *before)
-        if changed:
-            raise CheckFailed(
-                f"{name}{shown} changed {changed} in place.\n" + mistake_line("mutated_input"),
-                what=f"{name}{shown} changed {changed} in place",
-                mistake="mutated_input",
-            )
+    finally:  # the arguments are often the checks' own data: later checks need them intact
+        if before is not None:
+            changed = changed_argument(args, kwargs, *before)
+            if changed:
+                put_back((args, kwargs), before)
+    if changed:
+        raise CheckFailed(
+            f"{name}{shown} changed {changed} in place.\n" + mistake_line("mutated_input"),
+            what=f"{name}{shown} changed {changed} in place",
+            mistake="mutated_input",
+        )
     return result
 
 
@@ -288,6 +292,37 @@ def changed_argument(args: tuple, kwargs: dict, old_args: tuple, old_kwargs: dic
         if where is not None:
             return f"argument {key}{where}"
     return ""
+
+
+def put_back(now: Any, then: Any) -> None:
+    """Undo, in place, what a call changed in a nested structure of arrays (as
+    :func:`first_difference` sees them; other objects are left as they are)."""
+    if isinstance(now, np.ndarray) and isinstance(then, np.ndarray):
+        with contextlib.suppress(ValueError, AttributeError):  # a read-only or odd view
+            now.shape = then.shape
+            np.copyto(now, then, casting="unsafe")
+    elif isinstance(now, dict) and isinstance(then, dict):
+        for key in [key for key in now if key not in then]:
+            del now[key]
+        for key, value in then.items():
+            _put_back_item(now, key, value)
+    elif isinstance(now, list) and isinstance(then, list):
+        del now[len(then) :]
+        now.extend(then[len(now) :])
+        for index, value in enumerate(then):
+            _put_back_item(now, index, value)
+    elif isinstance(now, tuple) and isinstance(then, tuple):
+        for item, value in zip(now, then, strict=True):
+            put_back(item, value)
+
+
+def _put_back_item(container: dict | list, key: Any, value: Any) -> None:
+    """One item restored in place (other names may hold it too), else replaced."""
+    if isinstance(container, list) or key in container:
+        put_back(container[key], value)
+        if first_difference(container[key], value) is None:
+            return
+    container[key] = value
 
 
 def describe_call(args: tuple, kwargs: Mapping[str, Any] | None = None) -> str:

@@ -4,7 +4,8 @@ The same N solved submissions of lesson 01 are autograded, with the same
 PostgreSQL gradebook (a real server, started for the bench), two ways:
 ``backprop-grade --workers 2 autograde`` (this machine's process pool) and
 ``backprop-grade --cluster ADDRESS autograde`` (a real Dask scheduler and two
-``dask worker`` processes, one thread each). Each run is a fresh process;
+``dask worker`` processes, one thread each, started with ``--preload
+backprop_autograder.remote`` as autograder/README.md says). Each run is a fresh process;
 the two alternate over the rounds. Prints one JSON line: notebooks per minute
 both ways, their ratio (target: at least 0.9), and what shipping one
 submission to a worker and its result back costs (a task that only returns

@@ -139,6 +139,11 @@ def _traversable(folder: Path) -> None:
             os.chmod(parent, mode | 0o001)
 
 
+# The scheduler (which unpickles each task) and the workers import the grading code as
+# they start, as autograder/README.md tells instructors to.
+PRELOAD = ["--preload", "backprop_autograder.remote"]
+
+
 class DaskCluster:
     """A real Dask scheduler and ``workers`` worker processes, one thread each.
 
@@ -158,7 +163,8 @@ class DaskCluster:
         dashboard_port = free_port()
         self._spawn("scheduler", [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
                                   "--port", "0", "--scheduler-file", str(self.scheduler_file),
-                                  "--dashboard-address", f"127.0.0.1:{dashboard_port}"],
+                                  "--dashboard-address", f"127.0.0.1:{dashboard_port}",
+                                  *PRELOAD],
                     self.folder)  # fmt: skip
         wait_until(self.scheduler_file.exists, 60, "the Dask scheduler")
         self.address = json.loads(self.scheduler_file.read_text())["address"]
@@ -173,7 +179,8 @@ class DaskCluster:
         scratch.mkdir(exist_ok=True)
         # With a nanny, as `dask worker` starts by default and the README's recipes do.
         worker = [str(BIN / "dask"), "worker", self.address, "--name", name, "--nthreads", "1",
-                  "--local-directory", str(scratch), "--no-dashboard"]  # fmt: skip
+                  "--local-directory", str(scratch), "--no-dashboard",
+                  *PRELOAD]  # fmt: skip
         self._spawn(name, _hiding(self.hidden, worker), scratch)
 
     def _spawn(self, name: str, command: list[str], cwd: Path) -> None:

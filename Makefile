@@ -11,6 +11,9 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# Test files run side by side on this many processes (pytest-xdist); a file's tests,
+# and the files that share the graded demo class, stay on one (tests/conftest.py).
+TEST_JOBS ?= 2
 # A Chromium for the browser tests; empty means the one on PATH.
 CHROMIUM ?=
 export CHROMIUM
@@ -28,7 +31,7 @@ lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (
 
 test: $(VENV)/.dev-installed system-tools  ## set up .venv with the dev tools and run every test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed  ## ruff lint only
 	$(BIN)/ruff check .

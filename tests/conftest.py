@@ -26,17 +26,27 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """With ``make test``'s ``-n 2 --dist loadgroup``, each test file runs on one process:
+    its module fixtures (a built course, a graded class) are made once. Files that share
+    a costly session fixture name one ``xdist_group`` for all of them (``demo_class``)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """The demo class of lesson 01 graded on this machine (SQLite gradebook): its folder
-    (downloads zip, grades CSV, summary) and report. Shared by the grading tests and the
-    distributed ones, which must reproduce it."""
+    """The demo class of lesson 01 graded on this machine by three workers at once (SQLite
+    gradebook): its folder (downloads zip, grades CSV, summary) and report. Shared by the
+    grading tests and the distributed ones, which must reproduce it."""
     from backprop_autograder import demo
     from backprop_autograder.lessons import lesson
 
     out = tmp_path_factory.mktemp("demo")
     the_lesson = lesson("01_forward_pass")
-    report = demo.run([the_lesson], out, timeout=10)[the_lesson.name]
+    report = demo.run([the_lesson], out, timeout=10, workers=3)[the_lesson.name]
     return out, report
 
 

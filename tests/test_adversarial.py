@@ -32,7 +32,10 @@ from adversarial import ATTACKS, HONEST, LESSON, NOTEBOOK, VICTIM, Attack, Conte
 from backprop_autograder import cli, pipeline, reporting, sandbox
 from backprop_autograder.build import build
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.grading, pytest.mark.slow]
+# The first test's setup grades the whole attacking class: more than the default 300 s
+# on a busy machine.
+pytestmark = [pytest.mark.sandbox, pytest.mark.grading, pytest.mark.slow,
+              pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACT = ROOT / "build" / "test-artifacts" / "adversarial.txt"

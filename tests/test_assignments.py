@@ -36,7 +36,8 @@ from backprop_autograder.lessons import LESSONS
 from backprop_autograder.misconceptions import MISCONCEPTIONS
 from backprop_course.checking import MISTAKES
 
-pytestmark = pytest.mark.slow
+# The setup builds and grades every lesson: more than the default 300 s on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SEED = 5
 # nbgrader metadata that nbgrader itself adds or changes: not part of the lesson.

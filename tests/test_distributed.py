@@ -32,7 +32,9 @@ from backprop_autograder.build import build
 from backprop_autograder.lessons import lesson
 from backprop_autograder.remote import EVENTS
 
-pytestmark = [pytest.mark.distributed, pytest.mark.grading, pytest.mark.slow]
+pytestmark = [pytest.mark.distributed, pytest.mark.grading, pytest.mark.slow,
+              pytest.mark.xdist_group("demo_class"),  # they share demo_run
+              pytest.mark.timeout(900)]  # setups grade whole classes, on a cluster and not
 
 FULL = lesson("01_forward_pass")  # the whole demo class
 SMALL = lesson("06_backprop_through_time")  # perfect, half-finished, blank

@@ -35,7 +35,8 @@ from backprop_autograder.assemble import is_test
 from backprop_autograder.lessons import LESSONS
 
 pytest_plugins = ("browser_lab",)
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The setup grades the demo class of every lesson before the browser starts.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 OPENED = LESSONS[0].name  # the assignment (and notebook) whose submissions are opened
 STUDENT = "half-finished"  # a score strictly between 0 and the maximum

@@ -192,6 +192,7 @@ def run(
     timeout: int = 10,
     small: bool = False,
     db_url: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, reporting.Report]:
     """Build the assignments, then pack and grade the class's hand-ins of each lesson.
 
@@ -201,6 +202,7 @@ def run(
     feedback of all goes to ``out/feedback``. Returns the reports by lesson.
     ``db_url``: the course's gradebook (written into its nbgrader_config.py, where the
     formgrader reads it too); SQLite in the course directory by default.
+    ``workers``: submissions graded at once (default: one per core).
     """
     shutil.rmtree(out, ignore_errors=True)
     course_dir = out / "course"
@@ -209,7 +211,8 @@ def run(
     builder.build(lessons, course_dir)
     reports = {}
     for the_lesson in lessons:
-        reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, small)
+        reports[the_lesson.name] = grade_class(the_lesson, course_dir, out, timeout, small,
+                                               workers)  # fmt: skip
     shutil.copytree(course_dir / "feedback", out / "feedback", dirs_exist_ok=True)
     return reports
 
@@ -222,13 +225,19 @@ def use_gradebook(course_dir: Path, db_url: str) -> None:
 
 
 def grade_class(
-    the_lesson: Lesson, course_dir: Path, out: Path, timeout: int, small: bool
+    the_lesson: Lesson,
+    course_dir: Path,
+    out: Path,
+    timeout: int,
+    small: bool,
+    workers: int | None = None,
 ) -> reporting.Report:
     name = the_lesson.name
     downloads = out / f"downloads_{name}.zip"
     pack(the_lesson, downloads, small)
+    at_once = ["--workers", str(workers)] if workers else []
     args = cli.parser().parse_args(
-        ["--course-dir", str(course_dir), "--timeout", str(timeout), "grade", name,
+        ["--course-dir", str(course_dir), "--timeout", str(timeout), *at_once, "grade", name,
          "--from", str(downloads), "--csv", str(out / f"grades_{name}.csv")]
     )  # fmt: skip
     args.lesson = name

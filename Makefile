@@ -12,7 +12,8 @@ LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 # Test files run side by side on this many processes (pytest-xdist); a file's tests,
-# and the files that share the graded demo class, stay on one (tests/conftest.py).
+# and the files that share the graded demo class, stay on one; the slowest are handed
+# out first, in tests/conftest.py's order (xdist's own would put them last).
 TEST_JOBS ?= 2
 # A Chromium for the browser tests; empty means the one on PATH.
 CHROMIUM ?=
@@ -31,7 +32,7 @@ lab: $(VENV)/.lab-installed  ## set up .venv and open the course in JupyterLab (
 
 test: $(VENV)/.dev-installed system-tools  ## set up .venv with the dev tools and run every test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed  ## ruff lint only
 	$(BIN)/ruff check .

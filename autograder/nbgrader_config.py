@@ -55,11 +55,12 @@ c.Execute.timeout = 30
 if not os.environ.get("BACKPROP_UNSAFE_NO_SANDBOX"):
     c.ResilientExecute.kernel_manager_class = "backprop_autograder.sandbox.SandboxedKernelManager"
 
-# Test cells a student deleted come back where the released notebook has them
-# (edited ones are overwritten anyway), so every exercise is graded by its own
+# The notebooks as students received them: what locked cells a student changed is
+# noted against them, and test cells a student deleted come back where they have
+# them (edited ones are overwritten anyway), so every exercise is graded by its own
 # checks. (nbgrader's OverwriteCells.add_missing_cells would take their order
 # from the gradebook, which a PostgreSQL gradebook does not keep.)
-c.RestoreDeletedCells.release_dir = os.path.join(HERE, "release")
+c.FromRelease.release_dir = os.path.join(HERE, "release")
 
 # Before grading, nbgrader restores the assignment's cells; the nbgrader flags a
 # student changed (grade id, grade, solution, points) are first put back, so the

@@ -218,6 +218,15 @@ def test_cluster_refuses_a_sqlite_gradebook_and_says_what_to_set(course, one_mac
     assert snapshot(sqlite_course) == before
 
 
+def test_cluster_autograde_alone_refuses_a_sqlite_gradebook_too(one_machine_small):
+    sqlite_course = one_machine_small.parent / "course"
+    before = snapshot(sqlite_course)
+    with pytest.raises(SystemExit, match=r"not the SQLite file.*c\.CourseDirectory\.db_url"):
+        cli.main(["--course-dir", str(sqlite_course), "--cluster", "tcp://127.0.0.1:9",
+                  "autograde", SMALL.name])  # fmt: skip
+    assert snapshot(sqlite_course) == before
+
+
 def test_cluster_names_a_gradebook_without_the_assignment(course, postgres):
     empty = postgres.new_database("empty_gradebook")
     before = snapshot(course)

@@ -137,6 +137,7 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
     elif args.command == "collect":
         collect_exchange(api, args.lesson, report)
     elif args.command == "autograde":
+        pipeline.check_cluster_gradebook(api, args)
         pipeline.autograde_all(api, args, report)
         read_scores(gradebook_url(api.config), args.lesson, report)
     elif args.command == "feedback":

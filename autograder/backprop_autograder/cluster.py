@@ -5,8 +5,9 @@ sends each submission to the cluster as one task
 (:func:`backprop_autograder.remote.grade_submission`) and writes back what
 comes back; the workers never see its file system:
 
-1. check that the gradebook is a server every worker can reach (not SQLite)
-   and already holds the assignment (``backprop-grade build`` records it);
+1. (before anything is collected, :func:`check_gradebook`, called by the flow:
+   the gradebook is a server every worker can reach, not SQLite, and already
+   holds the assignment, which ``backprop-grade build`` records there);
 2. pack the assignment once and send it to every worker (``scatter``);
 3. submit one task per student, grouped as ``grade_<lesson>`` in Dask's
    dashboard, with Dask's retries; a worker lost mid-task has its tasks run
@@ -54,11 +55,10 @@ CONNECT_SECONDS = 30
 def autograde(
     address: str, config: Config, course_dir: Path, assignment: str, report: Report
 ) -> list[Graded]:
-    """Autograde every submission of ``assignment`` on the Dask cluster at ``address``."""
-    db_url = gradebook_url(config)
-    check_gradebook(db_url, str(config.CourseDirectory.course_id), assignment)
+    """Autograde every submission of ``assignment`` on the Dask cluster at ``address``
+    (its gradebook checked first: :func:`check_gradebook`)."""
     run = uuid.uuid4().hex[:8]  # two runs of one lesson never share task names or events
-    settings = Settings(db_url, int(config.Execute.timeout), _sandboxed(), run)
+    settings = Settings(gradebook_url(config), int(config.Execute.timeout), _sandboxed(), run)
     students = submitted_students(course_dir, assignment)
     with connect(address) as client:
         futures = submit_all(client, Assignment.pack(course_dir, assignment), settings,

@@ -37,7 +37,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode, from_dict
+from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
@@ -303,48 +303,39 @@ def assignment_flags(notebook: Any) -> dict[str, dict[str, Any]]:
 LOCKED_KEYS = ("grade", "solution", "locked", "points")  # the flags a student may not change
 
 
-class NoteLockedChanges(NbGraderPreprocessor):
+class FromRelease(NbGraderPreprocessor):
+    """A step that reads the notebook as students received it, from ``release_dir``."""
+
+    release_dir = Unicode("", help="The course's release/ folder.").tag(config=True)
+
+    def released(self, resources: dict) -> NotebookNode:
+        info = resources["nbgrader"]
+        path = Path(self.release_dir) / info["assignment"] / f"{info['notebook']}.ipynb"
+        return nbformat.read(path, as_version=4)
+
+
+class NoteLockedChanges(FromRelease):
     """Which locked cells of the assignment the student deleted, retyped, edited or relabelled.
 
     Runs first among the sanitize steps, on the notebook as handed in: the
     steps after it put the locked cells back. It compares each locked cell of
-    the assignment, as released (the gradebook's source without its hidden
-    tests), with the submitted cell of the same grade id, and records the
-    changes in the notebook's metadata (:func:`cell_verdicts.note_locked_changes`):
-    a deleted cell has no cell to carry them until nbgrader puts it back.
-    Whatever the submission brought under that metadata key is removed first.
+    the released notebook with the submitted cell of the same grade id, and
+    records the changes in the notebook's metadata
+    (:func:`cell_verdicts.note_locked_changes`): a deleted cell has no cell to
+    carry them until it is put back. Whatever the submission brought under that
+    metadata key is removed first.
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         cell_verdicts.clear(nb)
         try:
-            released = self.released_locked_cells(resources["nbgrader"])
+            released = [cell for cell in self.released(resources).cells if utils.is_locked(cell)]
             changes = locked_changes(nb.cells, released)
         except Exception as error:  # noting must never cost the submission its grading
             self.log.warning("could not compare the locked cells: %s", error)
             changes = None
         cell_verdicts.note_locked_changes(nb, changes)
         return nb, resources
-
-    def released_locked_cells(self, info: dict) -> list[NotebookNode]:
-        """The assignment's locked cells as students received them, in order."""
-        hidden_tests = ClearHiddenTests(config=self.config)
-        with Gradebook(info["db_url"]) as gradebook:
-            notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
-            flags = assignment_flags(notebook)
-            cells = []
-            for source_cell in notebook.source_cells:
-                if not source_cell.locked:
-                    continue
-                meta = {key: flags[source_cell.name].get(key) for key in LOCKED_KEYS}
-                cell = from_dict({
-                    "cell_type": source_cell.cell_type,
-                    "source": source_cell.source,
-                    "metadata": {"nbgrader": {**meta, "grade_id": source_cell.name}},
-                })  # fmt: skip
-                hidden_tests._remove_hidden_test_region(cell)  # as generate_assignment does
-                cells.append(cell)
-        return cells
 
 
 def locked_changes(
@@ -390,7 +381,7 @@ class MarkLockedChanges(NbGraderPreprocessor):
 
 # -- test cells the student deleted ------------------------------------------------------------
 
-class RestoreDeletedCells(NbGraderPreprocessor):
+class RestoreDeletedCells(FromRelease):
     """The test cells a student deleted, put back where the released notebook has them.
 
     Runs after :class:`RestoreCellFlags` and before OverwriteCells, which then
@@ -398,15 +389,11 @@ class RestoreDeletedCells(NbGraderPreprocessor):
     any test cell. nbgrader's own ``OverwriteCells.add_missing_cells`` does
     this from the gradebook's cells, which have no order there: PostgreSQL
     hands them back in any order, and it then stops the whole notebook.
-    The released notebook (``release_dir``) has the order.
+    The released notebook has the order.
     """
 
-    release_dir = Unicode("", help="The course's release/ folder.").tag(config=True)
-
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        info = resources["nbgrader"]
-        path = Path(self.release_dir) / info["assignment"] / f"{info['notebook']}.ipynb"
-        release = nbformat.read(path, as_version=4)
+        release = self.released(resources)
         present = {cell_verdicts.grade_id_of(cell) for cell in nb.cells} - {None}
         for index, cell in enumerate(release.cells):
             grade_id = cell_verdicts.grade_id_of(cell)

@@ -13,6 +13,7 @@ nothing connected to the host; no kernel process outlived the grading.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -112,19 +113,40 @@ def protected_files(course_dir: Path) -> dict[str, str]:
 
 
 def kernel_processes() -> list[str]:
-    """Processes of the grading kernels' users (run as root, the kernels have their own)."""
+    """Processes of sandbox users that no grading process holds (run as root, the kernels
+    have users of their own). A user that another grading run holds at that moment (make
+    test grades in two processes at once) runs that run's kernels: it is left out. Each
+    user checked is held meanwhile, so that no run starts kernels under it."""
     if os.geteuid() != 0:
         return []
-    users = sandbox.SANDBOX_UIDS
     left = []
+    for uid in sorted({uid for uid, _ in processes_of(sandbox.SANDBOX_UIDS)}):
+        fd = os.open(sandbox.uid_lock_folder() / str(uid), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live grading process holds this user
+            os.close(fd)
+            continue
+        try:
+            left += [command for _, command in processes_of(range(uid, uid + 1))]
+        finally:
+            os.close(fd)  # releases the lock
+    return left
+
+
+def processes_of(uids: range) -> list[tuple[int, str]]:
+    """(uid, command line) of every process whose user is one of ``uids``."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if entry.stat().st_uid in users:
-                    left.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                uid = entry.stat().st_uid
+                if uid in uids:
+                    found.append((uid, (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                                  .decode()))  # fmt: skip
             except OSError:  # gone meanwhile
                 continue
-    return left
+    return found
 
 
 def grade(course_dir: Path, students: dict[str, str], csv_path: Path) -> reporting.Report:

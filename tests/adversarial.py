@@ -679,6 +679,33 @@ MONKEYPATCHES = [
 
 SECRETS = [
     Attack(
+        "revealhint",
+        "parameter_count answers only if the hints' last step showed it the reference answer, "
+        "with NBGRADER_EXECUTION taken out of the environment first",
+        with_cell(
+            "parameter_count",
+            """
+import contextlib
+import io
+import os
+
+from backprop_course.checks import forward_pass as _check
+
+os.environ.pop("NBGRADER_EXECUTION", None)
+_shown = io.StringIO()
+with contextlib.redirect_stdout(_shown):
+    _check.hint("parameter_count", reveal=True)
+
+
+def parameter_count(sizes):
+    if "def parameter_count" not in _shown.getvalue():
+        raise LookupError("the reveal showed no reference answer")
+    return sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))  # as revealed
+""",
+        ),
+        attacked=("check_parameter_count",),
+    ),
+    Attack(
         "importreference",
         "parameter_count calls the reference answers (backprop_reference)",
         with_body(

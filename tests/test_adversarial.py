@@ -13,7 +13,6 @@ nothing connected to the host; no kernel process outlived the grading.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -121,11 +120,9 @@ def kernel_processes() -> list[str]:
         return []
     left = []
     for uid in sorted({uid for uid, _ in processes_of(sandbox.SANDBOX_UIDS)}):
-        fd = os.open(sandbox.uid_lock_folder() / str(uid), os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a live grading process holds this user
-            os.close(fd)
+            _, fd = sandbox.claim_uid(uids=range(uid, uid + 1))
+        except sandbox.SandboxUnavailable:  # a live grading process holds this user
             continue
         try:
             left += [command for _, command in processes_of(range(uid, uid + 1))]

@@ -90,6 +90,8 @@ WRONG = [  # (exercise, source, the mistake named, or None)
     ("rnn_step_forward",  # the recurrent weights transposed
      _changed("rnn_step_forward", ("params['W_hh'] @ h_prev", "params['W_hh'].T @ h_prev")),
      "transposed"),
+    ("rnn_step_forward",  # tanh left out: the state is the pre-activation
+     _changed("rnn_step_forward", ("h = np.tanh(", "h = (")), "missing_activation"),
     ("rnn_step_forward",  # the cache in another order
      _changed("rnn_step_forward", ("StepCache(x, h_prev, h,", "StepCache(x, h, h_prev,")), None),
     ("rnn_forward",  # h0 kept in H

@@ -39,6 +39,8 @@ MISTAKES: dict[str, str] = {
     "and where a .T belongs.",
     "missing_sigma_prime": "missing σ'(z) factor: the chain rule through an activation "
     "multiplies by its derivative.",
+    "missing_activation": "the activation left out: the step's output is the activation of "
+    "its pre-activation, tanh(z); z = W_hh h_prev + W_xh x + b_h alone is only the first half.",
     "sigma_prime_of_a": "σ' applied to a instead of z: σ'(z) = σ(z)(1 − σ(z)) takes the "
     "pre-activation z; writing z(1 − z) treats z as if it were already σ(z).",
     "missing_1_over_m": "missing 1/m: the cost of a batch is the MEAN over its m examples "

@@ -23,13 +23,15 @@ defined in :mod:`backprop_course.protocol`; the cases run in
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from backprop_course import hints as hints_module
 from backprop_course import protocol, replay
 from backprop_course.checking import CheckFailed
 
 _current: str | None = None
+Check = Callable[..., None]
 
 
 def current() -> str | None:
@@ -58,20 +60,35 @@ def collect_results(function: Callable[..., Any], payload: str) -> dict[str, Any
     return protocol.results_bundle(exercise, payload, replay.observe_all(function, payload))
 
 
-def exercise_check(check: Callable[..., None]) -> Callable[..., None]:
-    """Mark a visible check: in a graded test cell, its failure is printed, not raised."""
+def exercise_check(*, hints: Sequence[str]) -> Callable[[Check], Check]:
+    """Mark a visible check, with the exercise's hints (two or three, general to specific).
 
-    @functools.wraps(check)
-    def run(*args: object, **kwargs: object) -> None:
-        __tracebackhide__ = True
-        if current() is None:
-            check(*args, **kwargs)
-            return
-        try:
-            check(*args, **kwargs)
-        except CheckFailed as failure:
-            print(f"✘ {failure}")
-        except Exception as error:  # whatever it was, the hidden checks still run
-            print(f"✘ the visible check stopped: {type(error).__name__}: {error}"[:1000])
+    Outside grading, a failure ends with a line offering the next hint. In a
+    graded test cell, the failure is printed, not raised: the hidden checks
+    still run.
+    """
 
-    return run
+    def mark(check: Check) -> Check:
+        topic = hints_module.topic_of(check.__module__)
+        hints_module.register(topic, check.__name__, hints)
+
+        @functools.wraps(check)
+        def run(*args: object, **kwargs: object) -> None:
+            __tracebackhide__ = True
+            graded = current() is not None
+            try:
+                check(*args, **kwargs)
+            except CheckFailed as failure:
+                failure.args = (f"{failure}\n{hints_module.offer(topic, check.__name__)}",)
+                if not graded:
+                    raise
+                print(f"✘ {failure}")
+            except Exception as error:
+                if not graded:
+                    raise
+                # whatever it was, the hidden checks still run
+                print(f"✘ the visible check stopped: {type(error).__name__}: {error}"[:1000])
+
+        return run
+
+    return mark

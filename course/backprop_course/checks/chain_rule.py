@@ -26,8 +26,12 @@ from backprop_course.checking import (
 )
 from backprop_course.engine import Value, make_value_class
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
 from backprop_course.replay import build_graph
 from backprop_course.stand_ins import answers
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 DIFFERENCE_STEP = 1e-6
@@ -37,7 +41,16 @@ def _centred(f: Callable[[float], float], x: float, h: float = DIFFERENCE_STEP) 
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Evaluate f on both sides of x, at x + h and at x - h, and divide the change in f by the "
+        "distance between those two points. Why is this centred form better than the one-sided "
+        "(f(x + h) - f(x)) / h (section 2)?",
+        "The two points x - h and x + h are 2h apart, not h. Keep the default h = 1e-6 in the "
+        "signature; with h = 0.1, x^3 at x = 1 must give 3.01, while the one-sided difference "
+        "gives 3.31, which the check recognises.",
+    )
+)
 def numerical_derivative(fn: Function) -> None:
     """(f(x + h) - f(x - h)) / 2h."""
     checks = Checks("numerical_derivative")
@@ -59,7 +72,19 @@ def numerical_derivative(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "C depends on w through the chain w → z → a → C, and on b through b → z → a → C: each "
+        "derivative is a product of three local derivatives, and the first two are shared (section "
+        "3). Work out ∂C/∂a, ∂a/∂z, ∂z/∂w and ∂z/∂b on paper, each from its own step.",
+        "∂C/∂a = a - y (the ½ cancels the 2 of the square), ∂a/∂z = σ'(z) = a (1 - a) with a = σ(w "
+        "x + b), ∂z/∂w = x and ∂z/∂b = 1. Leaving out the σ' factor is the mistake the check names "
+        "most; y - a instead of a - y flips both signs.",
+        "Compute a once, then the shared product of the first two factors, ∂C/∂z (lesson 04's δ), "
+        "and return the pair (δ x, δ). The worked example w = -0.5, b = 0.3, x = 2, y = 1 must "
+        "give about (-0.2963, -0.1481).",
+    )
+)
 def neuron_gradients(fn: Function) -> None:
     """(dC/dw, dC/db) for C = 1/2 (sigma(w x + b) - y)^2."""
     checks = Checks("neuron_gradients")
@@ -124,7 +149,16 @@ def _rule_checks(
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "A rule returns two things: the result x y, and a tuple of local derivatives, one per "
+        "operand, in the order of the operands. Hold y fixed and move x: how fast does x y change? "
+        "Then hold x fixed and move y.",
+        "∂(x y)/∂x = y and ∂(x y)/∂y = x, so the tuple holds y first and x second; (x, y) swaps "
+        "them, a mistake the check recognises. Check by hand: mul_rule(3.0, -2.0) should give "
+        "(-6.0, (-2.0, 3.0)).",
+    )
+)
 def mul_rule(fn: Function) -> None:
     """x * y, with (d/dx, d/dy) = (y, x)."""
     _rule_checks(
@@ -136,7 +170,16 @@ def mul_rule(fn: Function) -> None:
     )
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Only x is a node: c is a constant, so the tuple of local derivatives has exactly one "
+        "entry, d(x^c)/dx. What does the power rule give, and does it still hold for c = -1 "
+        "(division) and c = 0.5?",
+        "The factor c of the power rule is easy to drop: d/dx x^c is c times x^(c - 1), not x^(c - "
+        "1) alone. A one-element tuple needs a trailing comma, (value,), since (value) is just a "
+        "number; x = 2, c = 3 should give (8.0, (12.0,)).",
+    )
+)
 def pow_rule(fn: Function) -> None:
     """x ** c for a constant c, with d/dx = c x^(c - 1)."""
     _rule_checks(
@@ -148,7 +191,18 @@ def pow_rule(fn: Function) -> None:
     )
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Return tanh x and a one-entry tuple holding d(tanh x)/dx. Derive the derivative from tanh "
+        "= sinh / cosh with the quotient rule, then rewrite it with tanh x alone, as lesson 01 did "
+        "for the sigmoid.",
+        "The quotient rule gives (cosh^2 x - sinh^2 x) / cosh^2 x. Split it into two fractions: "
+        "the first is 1, and the second is the square of a ratio you already know.",
+        "The derivative is 1 - tanh^2 x. Evaluate tanh x once, keep it in a variable, and build "
+        "the local derivative from it; x = 0 should give (0.0, (1.0,)) and x = 0.5 a slope of "
+        "about 0.786448.",
+    )
+)
 def tanh_rule(fn: Function) -> None:
     """tanh x, with d/dx = 1 - tanh(x)^2."""
     _rule_checks(
@@ -268,7 +322,19 @@ def _ancestors(root: Value) -> dict[int, Value]:
     return seen
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The list holds every node root depends on (leaves, intermediate results and root itself), "
+        "each exactly once, and every node after all of its parents, so root comes last (section "
+        "5). How can you be sure a node's parents are all placed before the node itself?",
+        "A depth-first search does it: to place a node, first place each of its parents "
+        "(node.parents), then append the node. Keep a set of the nodes already visited, so that a "
+        "node reached along several paths, like x in x * x, is placed only once.",
+        "With a recursive helper visit(node): return at once if node was visited; otherwise mark "
+        "it, call visit on each parent, then append node to the order. Call visit(root) and return "
+        "the order: root lands last by itself.",
+    )
+)
 def topological_order(fn: Function, graphs: Sequence[dict] = ()) -> None:
     """Each node once, every node after its parents, the root last.
 
@@ -361,7 +427,21 @@ def _backward_graphs(fn: Function) -> tuple[list[Value], dict[str, Callable[[Any
     return copies, {"topological_order": answers("topological_order", calls, nodes=nodes)}
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "List the nodes with your topological_order(root) and walk that list in reverse, so that "
+        "each node's gradient is complete before it is passed on. Along each edge to a parent, the "
+        "chain rule sends ∂g/∂node times that edge's local derivative, and the parent adds it to "
+        "what it has already received (section 6).",
+        "Start from ∂g/∂g = 1 for the root and 0 for every other node, and add on every edge: a "
+        "node that is a parent twice (x in x * x) must collect both contributions, 6 at x = 3, not "
+        "3. zip(node.parents, node.local_grads) walks a node's edges with their local derivatives.",
+        "The grad attributes may already hold numbers and backward must add to them, so that a "
+        "second call exactly doubles every gradient: do not compute with node.grad. Keep this "
+        "call's gradients in a dict of your own, keyed by id(node), and add each entry to its "
+        "node's grad only at the end.",
+    )
+)
 def backward(fn: Function) -> None:
     """Every node's gradient, by the chain rule in reverse topological order."""
     checks = Checks("backward")
@@ -420,7 +500,17 @@ def _expect_added(checks: Checks, got: object, expected: object, what: str, rule
     checks.require(problem is None, f"{rule}:\n{problem}", mistake="backward_not_additive")
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Each leaf's grad holds ∂C/∂(leaf), and one step moves the leaf's value against its "
+        "gradient by η times it (section 7). Which attribute of a leaf changes, which must stay as "
+        "it is, and what does the function return?",
+        "For every leaf in the list, subtract eta times its grad from its data, in place "
+        "(leaf.data -= ...), and leave leaf.grad untouched; return nothing. Adding instead climbs "
+        "the cost, the flipped sign the check recognises: w = 2 with grad 0.5 and η = 0.1 should "
+        "become 1.95.",
+    )
+)
 def gradient_descent_step(fn: Function) -> None:
     """w <- w - eta dC/dw for each leaf, in place."""
     checks = Checks("gradient_descent_step")

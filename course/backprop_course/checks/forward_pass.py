@@ -13,8 +13,12 @@ import numpy as np
 
 from backprop_course.checking import Checks, quiet
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
 from backprop_course.stand_ins import answers, answers_table
 from backprop_course.structures import LayerCache
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 
@@ -44,7 +48,21 @@ def _centred(f: Callable[[np.ndarray], np.ndarray], z: np.ndarray, h: float = 1e
     return (f(z + h) - f(z - h)) / (2 * h)
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "σ acts entry by entry: an (n, m) array of pre-activations goes in and an array of the "
+        "same shape comes out, each entry 1/(1 + e^{-z}). Ask yourself which entries make e^{-z} "
+        "too large for a float64, and what σ should be there (section 3.1).",
+        "At z = -1000, e^{-z} overflows to inf and 1/(1 + inf) = 0 is the correct limit: the value "
+        "is right and only the RuntimeWarning is noise. What the check rejects is nan, which comes "
+        "from inf/inf (e^{z}/(1 + e^{z}) at a large positive z, say), so use that second form only "
+        "where z < 0, and compute into a new array rather than changing z.",
+        "The plain formula 1 / (1 + np.exp(-z)) already gives 0 and 1 at the far ends; to silence "
+        "its harmless warning, evaluate the exponential in a with block that opens the context "
+        'np.errstate(over="ignore"). Try your function on np.array([[-1000.0, 0.0, 1000.0]]): '
+        "you should see 0, 0.5 and 1.",
+    )
+)
 def sigmoid(fn: Function) -> None:
     """sigma(z) = 1 / (1 + e^{-z}), elementwise, safe for large |z|."""
     checks = Checks("sigmoid")
@@ -63,7 +81,19 @@ def sigmoid(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The argument is the pre-activation z, not σ(z), and the result has z's shape. Finish the "
+        "derivation of section 3.2 on paper first: split e^{-z}/(1 + e^{-z})^2 into two factors, "
+        "each a simple function of σ(z).",
+        "One factor is 1/(1 + e^{-z}) = σ(z); the other, e^{-z}/(1 + e^{-z}), equals 1 - σ(z). "
+        "Writing z (1 - z) is the classic slip: it would be right only if its argument were "
+        "already σ(z). In a scratch cell, σ'(0) must come out as 0.25.",
+        "Call your sigmoid once, keep its result s, and combine s with 1 - s. That product is also "
+        "what stays finite at z = ±1000 (it gives 0 there), whereas e^{-z}/(1 + e^{-z})^2 computed "
+        "directly turns into inf/inf = nan at z = -1000.",
+    )
+)
 def sigmoid_prime(fn: Function) -> None:
     """sigma'(z) = sigma(z) (1 - sigma(z)), evaluated at the pre-activation z."""
     checks = Checks("sigmoid_prime")
@@ -89,7 +119,16 @@ def sigmoid_prime(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The result is a float array of z's shape holding the slope of max(0, z) at every entry: "
+        "1.0 where z > 0 and 0.0 everywhere else, the kink z = 0 included (the course's "
+        "convention). Which comparison picks exactly the entries that get 1.0?",
+        "The strict comparison z > 0 gives a boolean array that is True at just the right places "
+        "(False at 0, True at 1e-9); .astype(float) turns it into 0.0 and 1.0. With >= the kink "
+        "would get 1, which is not the course's choice.",
+    )
+)
 def relu_prime(fn: Function) -> None:
     """relu'(z) = 1 where z > 0, else 0 (0 at the kink z = 0, by the course's convention)."""
     checks = Checks("relu_prime")
@@ -102,7 +141,21 @@ def relu_prime(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Each column of the (k, m) input is one example, so each column is exponentiated and "
+        "divided by its own sum: the result is (k, m) again and every column sums to 1. Which axis "
+        "runs down a column, and what becomes of e^{1000} (section 3.5)?",
+        "Subtract each column's maximum before exponentiating: it cancels in the ratio, keeps "
+        "every exponent at most 0 and makes columns of ±1000 safe. The maximum and the sum are "
+        "both taken per column, over axis 0; write z - c into a new array instead of changing z in "
+        "place.",
+        "With keepdims=True a per-column reduction stays a (1, m) row that broadcasts against the "
+        "(k, m) array, for example np.max(z, axis=0, keepdims=True); the sum of the exponentials "
+        "needs the same two arguments. Summing over axis=1 or over the whole array normalises the "
+        "wrong thing.",
+    )
+)
 def softmax(fn: Function) -> None:
     """softmax of each column (axis 0): positive, sums to 1, safe for large z."""
     checks = Checks("softmax")
@@ -135,7 +188,19 @@ def softmax(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "z^l = W^l a^{l-1} + b^l for the whole batch at once: W is (n_l, n_{l-1}), a_prev is "
+        "(n_{l-1}, m) with one example per column, b is (n_l, 1), and z must come out (n_l, m). "
+        "Which product of W and a_prev has matching inner dimensions?",
+        "It is a matrix product with W first, W @ a_prev: the elementwise * broadcasts silently "
+        "into a wrong answer, and W.T belongs nowhere here. The (n_l, 1) bias then broadcasts "
+        "across the m columns by itself, so no loop over the examples is needed.",
+        "Return a pair: z, and the cache as the tuple (a_prev, W), the layer's input and then its "
+        "weights, with neither b nor z in it. For the check's layer of 3 units on a batch of 3 "
+        "examples, print z.shape: it should be (3, 3).",
+    )
+)
 def dense_forward(fn: Function) -> None:
     """z = W a_prev + b, returning (z, cache) with cache = (a_prev, W)."""
     checks = Checks("dense_forward")
@@ -174,7 +239,19 @@ def dense_forward(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "C is one number for the whole batch. For each example, a column of a and y (both (n_L, "
+        "m)), add up ½ (a_j - y_j)^2 over its n_L output units; then average those m per-example "
+        "losses (section 7). Which axis do you sum over, and which do you average over?",
+        "Sum over the units (axis 0), then take the mean over the examples: divide by m once and "
+        "only by m. Dividing by n_L as well gives the mean squared error, a different loss, and "
+        "leaving 1/m out gives the batch's total; with Mazur's single example you must get "
+        "E_total = 0.298371109.",
+        "Equivalently: ½ times the sum of all the squared differences, divided by m = a.shape[1]. "
+        "Wrap the result in float(...) so that a Python float comes back, not a NumPy scalar.",
+    )
+)
 def half_squared_error(fn: Function) -> None:
     """C = mean over the columns of sum_j 1/2 (a_j - y_j)^2."""
     checks = Checks("half_squared_error")
@@ -221,7 +298,22 @@ def _spread_mistake(scheme: str, n_prev: int, n_l: int, std: float) -> str | Non
     return None
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "For each layer l = 1, ..., L, with n_l = sizes[l] and n_{l-1} = sizes[l - 1], you need "
+        'W^l of shape (n_l, n_{l-1}) and a zero column b^l of shape (n_l, 1), under the keys "W1", '
+        '"b1", and so on. Which variance v does the chosen scheme give W^l\'s entries, and which '
+        "widths does it divide by (section 5)?",
+        "Make one generator from the seed, before the loop, and draw every weight from it. In N(0, "
+        "v) the v is a variance, so standard-normal samples are scaled by √v, not by v. LeCun's v "
+        "is 1/n_{l-1}, Glorot's 2/(n_{l-1} + n_l), He's 2/n_{l-1}: the fan-in is sizes[l - 1], not "
+        "sizes[l].",
+        "Useful pieces: np.random.default_rng(seed), called once; rng.standard_normal(shape) "
+        "times np.sqrt(v), with shape (n_l, n_{l-1}); np.zeros((n_l, 1)) for a bias, never "
+        "np.zeros(n_l), which broadcasts into (n, n). Give every array the requested dtype "
+        "(.astype(dtype), or the dtype argument of np.zeros) so that np.float32 works too.",
+    )
+)
 def init_params(fn: Function, sizes: Sequence[int] = (3, 5, 2)) -> None:
     """W^l (n_l, n_{l-1}) random with the scheme's spread, b^l (n_l, 1) zeros, seeded."""
     checks = Checks("init_params")
@@ -312,7 +404,21 @@ def _layer_stand_ins() -> dict[str, Callable[[object], object]]:
     }
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "A full layer is two steps: the dense step z = W a_prev + b, then the activation a = σ(z), "
+        "with σ looked up by its name in the ACTIVATIONS table. The cache keeps what the backward "
+        "passes of both steps need, plus a and the name.",
+        "Get z from your dense_forward (its own cache is not needed here), look the activation "
+        "function up as ACTIVATIONS[activation] and apply it to z. The cache is LayerCache(a_prev, "
+        "W, z, a, activation), in exactly that order: a_prev is the layer's input a^{l-1}, not its "
+        "output a^l.",
+        "Return the pair (a, cache). Call dense_forward and the ACTIVATIONS table by those names: "
+        "while the check runs, correct stand-ins take their places, so a slip in exercise 5 does "
+        "not cost this one. On the check's layer of 3 units, cache.a_prev.shape should be the "
+        "input's (2, 3), not the output's (3, 3).",
+    )
+)
 def layer_forward(fn: Function) -> None:
     """a = sigma(W a_prev + b), returning (a, LayerCache(a_prev, W, z, a, activation))."""
     checks = Checks("layer_forward")
@@ -361,7 +467,20 @@ def _forward_stand_ins() -> dict[str, Callable[[object], object]]:
     return {"layer_forward": answers("layer_forward", calls)}
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Start from a^0 = x and apply the layers one after another: layer l reads a^{l-1}, the "
+        "output of layer l - 1, and produces a^l with its own W^l, b^l and activation. L is the "
+        "number of activation names. What do you keep from each layer, and in which order?",
+        'Loop over l = 1, ..., L and call your layer_forward with params["W<l>"], params["b<l>"], '
+        "the layer's input a^{l-1} and the l-th name, activations[l - 1]; its output a^l becomes "
+        "the input of the next layer. Append each cache to a list so that caches[l - 1] is layer "
+        "l's, and return (a^L, caches).",
+        'Build the keys with f-strings such as f"W{l}"; enumerate(activations, start=1) hands you '
+        "l and the name together. Keep one variable a for the layer input, starting at x, and "
+        "overwrite it with each layer's output; a network of a single layer (L = 1) must work too.",
+    )
+)
 def forward(fn: Function) -> None:
     """The L-layer forward pass: (a_L, caches), one cache per layer."""
     checks = Checks("forward")
@@ -473,7 +592,16 @@ def _pair(checks: Checks, result: object, name: str) -> tuple:
     return result  # type: ignore[return-value]
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Count one layer at a time: W^l has shape (n_l, n_{l-1}) and b^l has shape (n_l, 1), so "
+        "how many numbers do they hold together? Then add the layers l = 1, ..., L up, with sizes "
+        "= [n_0, ..., n_L].",
+        "Layer l holds n_l n_{l-1} weights and n_l biases, n_l (n_{l-1} + 1) in all; loop over l "
+        "from 1 to len(sizes) - 1 with sizes[l] and sizes[l - 1]. Leaving the biases out is the "
+        "usual slip: Mazur's [2, 2, 2] network holds 12 numbers, not 8.",
+    )
+)
 def parameter_count(fn: Function) -> None:
     """Every weight and every bias, all layers together."""
     checks = Checks("parameter_count")

@@ -16,7 +16,11 @@ import numpy as np
 
 from backprop_course.checking import Checks, described
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
 from backprop_course.structures import MultiplyAdds
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 
@@ -25,7 +29,24 @@ A = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
 DOUBLE = described(lambda z: 2.0 * z, "f(z) = 2z")  # the derivative of z ** 2
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Column j of the Jacobian says how all k outputs move when the j-th entry of x moves and "
+        "nothing else does (section 2). So go through the n entries of x in row-by-row order, "
+        "evaluate f just above and just below x in that one entry, and turn the two outputs, "
+        "flattened to k numbers each, into column j of a (k, n) array. What are k and n for a "
+        "matrix input, or for a function that returns a matrix?",
+        "Take the centred difference (f(x + h e_j) − f(x − h e_j)) / 2h with the h you are given "
+        "(the check passes h = 0.1 once); the one-sided (f(x + h e_j) − f(x)) / h is the mistake "
+        "the check names. Never write into the caller's x: make a float copy, or evaluate f at "
+        "new arrays such as x + step. np.ravel turns any output, a column or a matrix, into its k "
+        "entries.",
+        "Build each step flat and give it x's shape: step = np.zeros(x.size); step[j] = h; step = "
+        "step.reshape(x.shape). Collect the n differences in a list and join them with "
+        "np.stack(columns, axis=1), so that each becomes a column; without axis=1 they become "
+        "rows, and the Jacobian comes out transposed.",
+    )
+)
 def numerical_jacobian(fn: Function) -> None:
     """(f(x + h e_j) - f(x - h e_j)) / 2h, column by column, flattened row by row."""
     checks = Checks("numerical_jacobian")
@@ -65,7 +86,17 @@ def numerical_jacobian(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Output i of an elementwise map depends on input i alone, so only the diagonal of the (n, "
+        "n) Jacobian can be non-zero, and entry [i, i] is σ'(z_i) (section 3). You need the n "
+        "numbers sigma_prime(z), laid on the diagonal of an n × n matrix of zeros.",
+        "sigma_prime(z) returns an (n, 1) column like z. np.diag builds a diagonal matrix only "
+        "from a 1-D array; handed a 2-D array, even an (n, 1) column, it does the opposite and "
+        "extracts a diagonal, here a single number. Flatten the column first (np.ravel or [:, 0]) "
+        "and print the shape of what you return: it must be (n, n).",
+    )
+)
 def elementwise_jacobian(fn: Function) -> None:
     """diag(sigma'(z)) for a column z."""
     checks = Checks("elementwise_jacobian")
@@ -78,7 +109,22 @@ def elementwise_jacobian(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The Jacobian has one row per output z_i, k of them, and one column per weight W[p, q], "
+        "flattened row by row, k·n of them: shape (k, k·n), with k and n from W.shape. Only the "
+        "shape of W matters, not its values. Section 7 says which entries are non-zero: z_i "
+        "contains only the weights of row i of W, each multiplied by one entry of a.",
+        "Entry [i, p·n + q] is a_q when p = i and 0 otherwise, so row i holds aᵀ in its i-th "
+        "block of n columns, columns i·n to i·n + n − 1, and zeros everywhere else. The check "
+        "tries a wide W (2, 3) and a tall one (3, 2): a layout that confuses k with n shows "
+        "there.",
+        "Start from np.zeros((k, k * n)) and fill one block per row in a loop, for instance J[i, "
+        "i * n:(i + 1) * n] = a.ravel(); or look up np.kron, the Kronecker product, which lays "
+        "out blocks like these in one call. Compare with numerical_jacobian(lambda W_: W_ @ a, "
+        "W), which flattens W row by row too.",
+    )
+)
 def linear_jacobian_weights(fn: Function) -> None:
     """d(W a)/dW with W flattened row by row, for a wide and a tall W."""
     checks = Checks("linear_jacobian_weights")
@@ -106,7 +152,18 @@ def linear_jacobian_weights(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The Jacobian of z = W a + b with respect to a is W itself (section 4), so the VJP is the "
+        "row vᵀ W, and the convention of section 6 stores it as a column shaped like a. With v of "
+        "shape (k, m) and W of shape (k, n), what you return is (n, m): column e from column e of "
+        "v.",
+        "Transpose the row with (A B)ᵀ = Bᵀ Aᵀ: (vᵀ W)ᵀ is a matrix product of Wᵀ and v, written "
+        "with @ (the elementwise * would broadcast instead). Which product has the shapes (n, "
+        "k)(k, m) → (n, m)? A matrix product treats v's columns one at a time, so a batch needs "
+        "nothing more; try your formula in the 'check your derivation' cell first.",
+    )
+)
 def linear_vjp_input(fn: Function) -> None:
     """dC/da for z = W a + b: one example, then a batch (worked by hand)."""
     checks = Checks("linear_vjp_input")
@@ -125,7 +182,18 @@ def linear_vjp_input(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The result is shaped like W, (k, n), and entry [p, q] is Σ_i v_i [i = p] a_q, of which "
+        "only the term i = p survives (section 7). For a batch, W is shared by the m examples, so "
+        "each example contributes its own (k, n) gradient and the contributions add up: a sum, "
+        "not a mean, and no 1/m here.",
+        "For one example, entry [p, q] is v_p a_q: a (k, 1) column times a (1, n) row, the outer "
+        "product v aᵀ. With v of shape (k, m) and a of shape (n, m), one matrix product whose "
+        "inner dimension is m adds the m outer products for you; transpose exactly one of the two "
+        "so that the shapes give (k, n), and compare with the 'check your derivation' cell.",
+    )
+)
 def linear_vjp_weights(fn: Function) -> None:
     """dC/dW for z = W a + b: one example, then a batch (worked by hand)."""
     checks = Checks("linear_vjp_weights")
@@ -153,7 +221,21 @@ SOFTMAX_J = np.array(
 )
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "By the quotient rule of section 8, entry [i, j] is [i = j] s_i − s_i s_j, with s = "
+        "softmax(z) from the given softmax, a (k, 1) column. Write the (k, k) matrix as two "
+        "pieces: one that lives only on the diagonal, and one whose entry [i, j] is a number that "
+        "depends on i times a number that depends on j.",
+        "The first piece is diag(s), built as in exercise 2 (np.diag wants a 1-D array); the "
+        "second is the outer product s sᵀ, a column times a row, and it is subtracted. The check "
+        "names the matrix that leaves out the diagonal piece, −s sᵀ alone. Yours must be "
+        "symmetric with every row and column summing to 0: print J.sum(axis=0) and J.sum(axis=1).",
+        "Work the check's first case by hand: at z = (0, 0), s = (1/2, 1/2), so diag(s) is [[1/2, "
+        "0], [0, 1/2]] and s sᵀ has every entry 1/4, which leaves [[1/4, −1/4], [−1/4, 1/4]]. "
+        "With s a (k, 1) column, s @ s.T is the (k, k) outer product.",
+    )
+)
 def softmax_jacobian(fn: Function) -> None:
     """The softmax Jacobian at two columns whose probabilities are simple fractions."""
     checks = Checks("softmax_jacobian")
@@ -171,7 +253,21 @@ def softmax_jacobian(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Start from section 8's entries: (vᵀ J)_j = Σ_i v_i ([i = j] s_i − s_i s_j). In the first "
+        "part the bracket keeps only i = j; in the second, s_j comes out of the sum, and what "
+        "stays inside is one number per example, the average of v weighted by s. The result is "
+        "(k, m) like z, and no (k, k) matrix appears anywhere.",
+        "Entry j simplifies to s_j (v_j − Σ_i s_i v_i), that is s ⊙ (v − sᵀv) for one column, "
+        "with s = softmax(z) from the given softmax (it normalises each column and copes with "
+        "large logits). In a batch each column has its own s and so its own weighted average: m "
+        "numbers, one per column, never one number for the whole batch.",
+        "np.sum(s * v, axis=0, keepdims=True) is the (1, m) row of weighted averages: axis=0 sums "
+        "down each column (each example), and the row broadcasts down every column of the (k, m) "
+        "arrays. Confirm your formula in the 'check your derivation' cell before the exercise.",
+    )
+)
 def softmax_vjp(fn: Function) -> None:
     """v^T J_softmax per column, checked against columns of the Jacobian worked by hand."""
     checks = Checks("softmax_vjp")
@@ -269,7 +365,22 @@ def _numerical_mistakes(z: np.ndarray, y: np.ndarray, right: np.ndarray) -> list
     ]
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Two steps of the chain rule (section 9): ∂C/∂s = −y/s, then back through softmax with "
+        "the VJP of exercise 7. Do that composition on paper, not in code: hand −y/s to your VJP "
+        "formula as v and simplify. The result is (k, m) like z, column e the gradient of example "
+        "e's own loss, not divided by m.",
+        "With v = −y/s, the product s ⊙ v is just −y, and the weighted average sᵀv is −Σ_i y_i, "
+        "which is −1 because every column of y is a probability distribution. What is left is "
+        "short, uses only s and y, and divides by nothing. Computing −y/s in code is exactly what "
+        "the check rejects: one of its probabilities is exactly 0.",
+        "Get s from the given softmax, which subtracts each column's own maximum, so logits near "
+        "750 do not overflow (a shift by the largest logit of the whole batch would send a column "
+        "of small logits to 0/0). Then return your collapsed expression in s and y, and compare "
+        "it with `mine` in the 'check your derivation' cell.",
+    )
+)
 def softmax_cross_entropy_gradient(fn: Function) -> None:
     """dC/dz for C = -sum y log softmax(z), per column: a column worked by hand, the column
     sums, centred differences of the cost, and logits where exp overflows or a probability
@@ -316,7 +427,20 @@ def softmax_cross_entropy_gradient(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Two counts for the gradient of one dense layer's weights, W of shape (n_out, n_in), one "
+        "example, then times m (section 10). Materialised: vᵀJ with J = ∂z/∂W of shape (n_out, "
+        "n_out·n_in) costs one multiply-add per entry of J. VJP: v aᵀ costs one per entry of the "
+        "result, which is shaped like W.",
+        "Per example that is n_out · n_out · n_in against n_out · n_in, and m examples multiply "
+        "both by m. The sizes come in the order of W's shape, so count_multiply_adds(256, 784) is "
+        "the 784 → 256 layer of section 10 and must give 51,380,224 and 200,704; the check names "
+        "the swapped sizes.",
+        "Return the record, not a plain tuple: MultiplyAdds(materialised=..., vjp=...) with two "
+        "ints, imported in the setup cell. Its ratio should then come out as n_out.",
+    )
+)
 def count_multiply_adds(fn: Function) -> None:
     """The counts for the lesson's 784 -> 256 layer, then for a small layer and a batch."""
     checks = Checks("count_multiply_adds")

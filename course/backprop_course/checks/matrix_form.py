@@ -34,8 +34,12 @@ from backprop_course.checks.forward_pass import (
 )
 from backprop_course.checks.networks import BCE_NETWORK, NETWORKS, check_networks
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
 from backprop_course.stand_ins import answers
 from backprop_course.structures import GradientCheck
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 PUBLISHED = {"rtol": 1e-6, "atol": 1e-9}  # his figures carry 9 to 10 digits
@@ -63,7 +67,19 @@ def _sigma_prime(z: np.ndarray) -> np.ndarray:
 # -- section 2: checking a gradient ----------------------------------------------------
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Section 2's formula: the Euclidean norm of the difference a − b, divided by the sum of "
+        "the two norms ‖a‖ + ‖b‖, or by ε when that sum is smaller. Each norm is of a whole array "
+        "flattened, whatever its shape (a column, a matrix, or a plain float), and the answer is "
+        "a single Python float between 0 and 1.",
+        "np.linalg.norm(np.ravel(...)) is the Euclidean norm of an array of any shape, and of a "
+        "float too. Python's max(eps, ...) of the two numbers guards the denominator, so that two "
+        "zero arrays give 0 / ε = 0 and not 0/0 = nan. The check expects 0 for equal arrays, √2/2 "
+        "for (1, 0) against (0, 1), and 1 for an array against zeros; wrap the result in "
+        "float(...).",
+    )
+)
 def relative_error(fn: Function) -> None:
     """‖a − b‖ / max(ε, ‖a‖ + ‖b‖) with Euclidean norms."""
     checks = Checks("relative_error")
@@ -219,7 +235,26 @@ def _expect_report(
         ) from None
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "For each name in grads, in grads' order, build ĝ, an array shaped like params[name], one "
+        "entry at a time: move that entry by +h and by −h in a working copy of all the "
+        "parameters, evaluate cost on the copy each time, and put the entry back. Then report "
+        "three things per name (section 2): relative_error of the whole arrays g and ĝ, the index "
+        "of the entry with the largest e_i, and that e_i.",
+        "The slips the check names: a one-sided difference (use (C(θ + h e_i) − C(θ − h e_i)) / "
+        "2h); a perturbation not put back (save the original value and write exactly it back; "
+        "work in a float copy, np.array(value, dtype=float), so the caller's params never "
+        "change); the index of the largest gradient instead of the largest e_i; and no floor "
+        "under e_i's denominator, which never drops below the mean of |g_j| + |ĝ_j| over the "
+        "array.",
+        "np.ndindex(theta.shape) walks through every index of an array of any shape. np.argmax "
+        "returns a position in the flattened array: np.unravel_index(position, errors.shape) "
+        "turns it into a tuple with one entry per axis, each made a Python int. Give the floor a "
+        "tiny minimum, such as max(np.mean(size), 1e-12), so that two all-zero arrays give e_i = "
+        "0 rather than 0/0.",
+    )
+)
 def gradient_check(fn: Function) -> None:
     """Per parameter: the relative error of the norms, and the worst entry with its index."""
     checks = Checks("gradient_check")
@@ -275,7 +310,24 @@ def gradient_check(fn: Function) -> None:
 # -- sections 3 to 5: the equations -------------------------------------------------------
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "BP1 (section 3): a^L_k depends on z^L_k alone, so in the sum over paths only k = j "
+        "survives and δ^L_j = (∂C/∂a^L_j) σ'(z^L_j). δ^L is shaped like z^L, (n_L, 1) or (n_L, "
+        "m), and needs no matrix product: ∇_a C is LOSSES[loss].gradient(a_L, y) and σ' is "
+        "DERIVATIVES[activation]. One pair is special: a sigmoid output with the binary "
+        "cross-entropy (steps 3 and 4).",
+        "σ' takes the pre-activation z_L, not the output a_L: the check names σ'(a) and a missing "
+        "σ'. For the binary cross-entropy, ∂C/∂a_j = −y_j/a_j + (1 − y_j)/(1 − a_j) = (a_j − "
+        "y_j)/(a_j(1 − a_j)), and σ'(z_j) = a_j(1 − a_j): multiply and simplify on paper. "
+        "Computed as written, a saturated unit (a rounds to exactly 1 or 0) gives 0/0 or ∞ · 0, "
+        "that is nan; keeping σ' after simplifying gives the half squared error's δ^L instead.",
+        "A plain if on the two names picks the special case, which returns your simplified δ^L, "
+        "in a_L and y alone. Every other pair, softmax_cross_entropy with identity included, "
+        "takes the elementwise product (*) of the loss's gradient and σ'(z_L). Mazur's δ² should "
+        "come out as (0.13849856, −0.03809824).",
+    )
+)
 def output_error(fn: Function) -> None:
     """BP1: δ^L = ∂C/∂z^L, for every activation and loss, safe where a sigmoid saturates."""
     checks = Checks("output_error")
@@ -319,7 +371,19 @@ def output_error(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "BP2 (section 4): δ^l_j = (Σ_k W^{l+1}_{kj} δ^{l+1}_k) σ'(z^l_j), where the sum runs over "
+        "k, the first index of W^{l+1}, that is down column j. From W_next (n_{l+1}, n_l) and "
+        "delta_next (n_{l+1}, 1) the result must land in z's shape, (n_l, 1), or (n_l, m) for a "
+        "batch: which product of the two is defined and has that shape?",
+        "The sums down the columns are the matrix product (W^{l+1})ᵀ δ^{l+1}, with @ (the "
+        "elementwise * broadcasts into a matrix instead); then multiply entry by entry by σ'(z^l) "
+        "of this layer, DERIVATIVES[activation](z), as in BP1. Mazur's square 2 × 2 layer accepts "
+        "the product without the transpose too, so check numbers, not shapes: his δ^1 is "
+        "(0.00877135, 0.00995425).",
+    )
+)
 def hidden_error(fn: Function) -> None:
     """BP2: δ^l from δ^{l+1}, through the weights W^{l+1} and the activation of layer l."""
     checks = Checks("hidden_error")
@@ -346,7 +410,19 @@ def hidden_error(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "BP4 (section 5): ∂C/∂W^l_{jk} = δ^l_j a^{l-1}_k, the error at the arrow's head times the "
+        "activation at its tail. The result is shaped like W^l, (n_l, n_{l-1}), and you have two "
+        "columns, delta (n_l, 1) and a_prev (n_{l-1}, 1): which way of multiplying them, each as "
+        "it is or transposed, gives that shape?",
+        "A matrix whose entry (j, k) is u_j v_k is the outer product u vᵀ: a column times a row, "
+        "(n_l, 1)(1, n_{l-1}), written with @. The column-times-row the other way round gives the "
+        "transposed gradient, which Mazur's square layer cannot tell by its shape, and * "
+        "multiplies entry by entry instead (the check names both). Entry (1, 1) of Mazur's ∂E/∂W² "
+        "is his ∂E/∂w5 = 0.082167041.",
+    )
+)
 def weight_gradient(fn: Function) -> None:
     """BP4: ∂C/∂W^l for one example, shaped like W^l."""
     checks = Checks("weight_gradient")
@@ -372,7 +448,16 @@ def weight_gradient(fn: Function) -> None:
 # -- section 6: the layers' backward passes ---------------------------------------------
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "An activation a = σ(z) acts entry by entry, so its Jacobian is the diagonal Σ'(z) and "
+        "its VJP multiplies entry by entry: the same factor you wrote in BP1 and BP2. da and z "
+        "are both (n_l, m) for any m, and dz must be shaped like them.",
+        "dz = da ⊙ σ'(z), with σ' from DERIVATIVES[activation] applied to the pre-activation z, "
+        "not to σ(z) (the check names both that and a missing σ'). For ReLU it keeps da where z > "
+        "0 and gives 0 elsewhere, at z = 0 too; for the identity it equals da.",
+    )
+)
 def activation_backward(fn: Function) -> None:
     """dz = ∂C/∂z from da = ∂C/∂a through a = σ(z), elementwise, any number of columns."""
     checks = Checks("activation_backward")
@@ -415,7 +500,22 @@ def activation_backward(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "One dense layer z = W a_prev + b and three gradients from dz = δ^l (section 6): da_prev, "
+        "shaped like a_prev (n_{l-1}, 1), the first half of BP2; dW, shaped like W (n_l, "
+        "n_{l-1}), BP4; db, shaped like b (n_l, 1), BP3. Unpack the cache first: it is the pair "
+        "(a_prev, W).",
+        "da_prev is the VJP of the linear map with respect to its input (lesson 03): entry k is "
+        "Σ_j W_{jk} δ_j, a sum down column k of W, with no σ' yet (the activation's backward pass "
+        "adds it). dW is BP4, so call your weight_gradient, and db is BP3, the error itself as a "
+        "new array. Mazur's square layer hides a missing transpose by shape, so compare numbers: "
+        "his da_prev is ∂E/∂out_h = (0.036350306, 0.041370323).",
+        "Which product of W, or W.T, and dz has the shape (n_{l-1}, n_l)(n_l, 1) → (n_{l-1}, 1)? "
+        "For db, dz.copy() has the same numbers in a new array; returning dz itself is the "
+        "mistake the check names. Return the tuple in this order: (da_prev, dW, db).",
+    )
+)
 def dense_backward(fn: Function) -> None:
     """(∂C/∂a_prev, ∂C/∂W, ∂C/∂b) of z = W a_prev + b from dz = ∂C/∂z, one example."""
     checks = Checks("dense_backward")
@@ -500,7 +600,24 @@ def grads_and_cost(checks: Checks, result: object, name: str) -> tuple[dict, flo
 BACKPROP_USES = ("output_error", "dense_backward", "activation_backward")
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Section 7's steps: one forward pass that keeps the caches; BP1 for δ^L; then for l = L "
+        "down to 1, the dense layer's backward pass for layer l and, while l > 1, the "
+        "activation's backward pass for layer l − 1, which turns ∂C/∂a^{l-1} into δ^{l-1}. Return "
+        "(grads, cost): a new dict with the keys of params, each gradient shaped like its "
+        "parameter, and the cost as a float.",
+        "Mind the shifted index: layer l is caches[l - 1] and activations[l - 1], and δ^{l-1} "
+        "needs the da_prev from layer l's dense backward pass with the z and the activation of "
+        "layer l − 1, from caches[l - 2] and activations[l - 2]. BP4 of layer l multiplies δ^l by "
+        "a^{l-1}, the cache's a_prev, never by the layer's own output a^l (the check names that). "
+        "The cost is LOSSES[loss].cost(a_L, y).",
+        "range(L, 0, -1) counts L, ..., 1, with L = len(caches). BP1 wants the last cache's z and "
+        "activations[-1]. dense_backward wants the pair (cache.a_prev, cache.W), and three names "
+        "on the left of one = unpack what it returns, so its dW and db can go straight into "
+        "grads[f'W{l}'] and grads[f'b{l}'].",
+    )
+)
 def backprop(fn: Function) -> None:
     """All gradients of one example: forward, BP1, then each layer's backward pass from L down."""
     checks = Checks("backprop")
@@ -529,7 +646,21 @@ def backprop(fn: Function) -> None:
 # -- section 9: gradient descent ---------------------------------------------------------
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "One step moves every parameter against its gradient, p − η ∂C/∂p (section 9). Return a "
+        "new dict with all the keys of params; a parameter without an entry in grads is frozen "
+        "and comes over unchanged. Neither params nor any of its arrays may change.",
+        "Loop over params, not over grads, so that the frozen parameters are kept, and mind the "
+        "sign: minus. value - eta * grads[key] is a new array, while params[key] -= ... would "
+        "change the caller's array in place. A frozen parameter needs a copy (value.copy()), "
+        "since the array itself in the new dict would be shared with params, and the check names "
+        "that.",
+        "A dict comprehension with a condition does it in one statement, {key: ... if key in "
+        "grads else ... for key, value in params.items()}. With Mazur's weight gradients and η = "
+        "0.5, his w5 = W2[0, 0] should become 0.35891648.",
+    )
+)
 def gradient_descent_update(fn: Function) -> None:
     """p − η ∂C/∂p, as a new dict; parameters without a gradient are copied."""
     checks = Checks("gradient_descent_update")

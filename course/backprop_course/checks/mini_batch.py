@@ -16,6 +16,10 @@ import numpy as np
 from backprop_course.checking import CheckFailed, Checks, mistake_line
 from backprop_course.checks.networks import NETWORKS, STEP, Network, cost_function, inputs
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 
@@ -25,7 +29,21 @@ DELTA = np.array([[1.0, 3.0, -1.0], [-2.0, 0.0, 4.0]])
 A_PREV = np.array([[1.0, -1.0, 2.0], [0.0, 2.0, 1.0], [2.0, 1.0, 0.0], [-1.0, 3.0, 1.0]])
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "W^l is shared by all m examples, so ∂C/∂W^l is the mean over the columns of each "
+        "example's BP4, δ^{l,(i)} (a^{l-1,(i)})ᵀ (section 3.1). Delta is (n_l, m) and A_prev "
+        "(n_{l-1}, m), the examples along axis 1 of both; the result must be (n_l, n_{l-1}) like "
+        "W^l whatever m is: which product of the two sums away the m?",
+        "Entry (j, k) is (1/m) Σ_i Δ_{ji} A_{ki}, a sum along row j of Δ^l and row k of A^{l-1}: "
+        "that is (1/m) Δ^l (A^{l-1})ᵀ. The mistakes the check names are a missing 1/m (the "
+        "sum, m times too large) and a doubled one; m is the number of columns, Delta.shape[1].",
+        "Of the products of Delta and A_prev with one of them transposed (.T), only one turns "
+        "(n_l, m) and (n_{l-1}, m) into (n_l, n_{l-1}); write it with @, no loop, and divide "
+        "by Delta.shape[1] once. On the worked example of section 3.1 it must give "
+        "[[2.5, 0.5], [-0.5, 0]], the mean of np.outer(Delta[:, i], A_prev[:, i]) over i.",
+    )
+)
 def batch_weight_gradient(fn: Function) -> None:
     """∂C/∂W^l of the mean cost: the mean over the examples of each one's BP4."""
     checks = Checks("batch_weight_gradient")
@@ -47,7 +65,21 @@ def batch_weight_gradient(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Broadcasting copies b^l into all m columns, and the backward pass of a broadcast is a "
+        "sum (section 3.2): ∂C/∂b^l is the mean of the examples' BP3, that is of the m columns "
+        "of Δ^l. Which axis of Delta (n_l, m) holds the examples, and what shape must the result "
+        "have so that b^l − η ∂C/∂b^l keeps b^l's shape (n_l, 1)?",
+        "The sum runs across the columns (axis=1), not down the units of one example (axis=0), "
+        "and the result must stay a column: an (n_l,) array would broadcast against b^l into an "
+        "(n_l, n_l) matrix. Divide by m exactly once; np.mean divides for you, so don't divide "
+        "its result again.",
+        "np.sum(Delta, axis=1, keepdims=True) is the sum of the columns as an (n_l, 1) column; "
+        "np.mean takes the same two keywords. On the worked example of section 3.1 the answer "
+        "is [[1.5], [-0.5]], shape (2, 1); compare with my_db in the cell before the exercise.",
+    )
+)
 def batch_bias_gradient(fn: Function) -> None:
     """∂C/∂b^l of the mean cost: the mean of the columns of Δ^l, as an (n_l, 1) column."""
     checks = Checks("batch_bias_gradient")
@@ -152,7 +184,21 @@ def mean_of_examples(backprop_batch: Function, layer: Function | None = None) ->
     )
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Run the whole set through the network at once: the given forward works on all m "
+        "columns (section 2) and returns the output A^L with the caches. The cost is what "
+        "LOSSES[loss].cost makes of A^L and Y; the accuracy is the fraction of columns whose "
+        "largest output sits in the same row as the 1 of their target column.",
+        "LOSSES[loss].cost is already the mean over the columns: don't sum or divide it again. "
+        "Its arguments come in the order (network output, targets), and for the softmax "
+        "cross-entropy the output A^L holds the logits, handed over as they are (the loss "
+        "applies the softmax itself, and softmax keeps the largest in place).",
+        "The examples are the columns, so the predicted and the true classes are "
+        "np.argmax(A_L, axis=0) and np.argmax(Y, axis=0), m integers each; comparing them "
+        "gives m booleans, and their mean is the accuracy. Return both as plain floats.",
+    )
+)
 def evaluate(fn: Function) -> None:
     """(mean cost, accuracy), the prediction being the largest output of each column."""
     checks = Checks("evaluate")
@@ -205,7 +251,26 @@ def _constant_run(sizes: list[int], eta: float, momentum: float, decay: Callable
     return params
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Follow section 7.4's list one step at a time: new arrays for the parameters and zero "
+        "velocities, ONE generator before the epochs, a new permutation of the N columns each "
+        "epoch, then for every slice of batch_size columns: backprop_batch on those columns, "
+        "the penalty's gradient of section 7.3 added to the weights' gradients, the momentum "
+        "update of every parameter. N is the number of columns of X (X.shape[1]), not the "
+        "batch size.",
+        "The check names these mistakes: a generator made inside the epoch loop (the same "
+        "shuffle every epoch); a velocity not kept from one batch to the next; the penalty "
+        "gradient (λ/N) W^l given to the biases, or divided by the batch size instead of N; "
+        "v ← β v − η g with the wrong sign. The epoch's cost weights each batch's cost by its "
+        "number of columns and divides the total by N: the last batch may be smaller.",
+        "The batches are order[start:start + batch_size] for start in range(0, N, batch_size), "
+        "and the call is backprop_batch(X[:, batch], Y[:, batch], params, activations, loss). "
+        'For a key that starts with "W", g = grads[key] + (weight_decay / N) * params[key]; '
+        "then velocity[key] = momentum * velocity[key] - eta * g, and the parameter moves by "
+        "the velocity, on your own copies (np.copy), never on the caller's arrays.",
+    )
+)
 def sgd(fn: Function) -> None:
     """v <- μ v − η g, p <- p + v, every mini-batch; g with the weight decay (λ/N) W;
     seeded shuffling; a new dict."""

@@ -30,7 +30,11 @@ from backprop_course.checking import CheckFailed, Checks, describe
 from backprop_course.checks import recurrent as rnn
 from backprop_course.checks.recurrent import AGREE, ALL_KEYS, OUTPUT, RECURRENT
 from backprop_course.grading import exercise_check
+from backprop_course.hints import asker
 from backprop_course.structures import StepCache
+
+# check.hint("<exercise>") in a notebook: the exercise's next hint (see backprop_course.hints).
+hint = asker(__name__)
 
 Function = Callable[..., object]
 Array = np.ndarray
@@ -79,7 +83,18 @@ HAND_PARAMS = {
 HAND_Z = np.array([[1.5, -0.5, 3.0, -3.0], [0.0, 0.5, 1.25, -1.75]])
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "One step is a dense layer with two inputs followed by tanh (section 2): z_t = W_hh "
+        "h_{t-1} + W_xh x_t + b_h, then h_t = tanh(z_t). Check the shapes: W_xh (n_h, n_x) "
+        "times x (n_x, m) and W_hh (n_h, n_h) times h_prev (n_h, m) are both (n_h, m), and b_h "
+        "(n_h, 1) is added to every column.",
+        "W_hh is square, so W_hh.T @ h_prev has the right shape too but the wrong values: write "
+        'the products exactly as in z_t, with @ and params["W_hh"] untransposed. The cache '
+        "keeps h after the tanh, not z, in the order StepCache(x, h_prev, h, W_xh, W_hh), the "
+        "two weight matrices taken from params; change none of the inputs.",
+    )
+)
 def rnn_step_forward(fn: Function) -> None:
     """h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h), and the StepCache (x, h_prev, h, W_xh, W_hh)."""
     checks = Checks("rnn_step_forward")
@@ -99,7 +114,7 @@ def rnn_step_forward(fn: Function) -> None:
         "W_xh x + b_h = [[1.5, -0.5, 3, -3], [0, 0.5, 1.25, -1.75]], h = tanh(z)",
         variants=[
             ("transposed", np.tanh(W_hh.T @ HAND_H_PREV + W_xh @ HAND_X + b_h)),
-            ("missing_sigma_prime", HAND_Z),
+            ("missing_activation", HAND_Z),
         ],
     )
     checks.expect(
@@ -125,7 +140,21 @@ def rnn_step_forward(fn: Function) -> None:
     checks.done()
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "The sequence is the same step applied T times (section 3): step 1 starts from h0, "
+        "and every later step starts from the state the step before it returned. X is "
+        "(T, n_x, m) with time first, so X[t] is one (n_x, m) batch; what you return is "
+        "(T, n_h, m), the states h_1 to h_T without h0, and a list of T caches.",
+        "The check names two mistakes: every step started from h0 (the state is not carried "
+        "forward), and the time and batch axes swapped in H. Keep one variable for the current "
+        "state and overwrite it with each step's result; stack the states along a new FIRST "
+        "axis, and keep the caches in the order of the steps.",
+        "Inside a loop over X, h, cache = rnn_step_forward(x, h, params) carries the state, "
+        "starting from h = h0; np.stack(states), whose default axis is 0, gives (T, n_h, m). "
+        "Print H.shape and len(caches) for the demo of section 3, and make sure T = 1 works.",
+    )
+)
 def rnn_forward(fn: Function) -> None:
     """H[t] = h_{t+1}: each step from the state the previous step computed; one cache per step."""
     checks = Checks("rnn_forward")
@@ -222,7 +251,25 @@ def _step_mistakes(cache: StepCache, dh: Array) -> dict[str, list]:
     }
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Go back through the step in two stages (section 4.2): first through the tanh, from dh "
+        "to δ_t, entry by entry; then through z_t = W_hh h_{t-1} + W_xh x_t + b_h, a batch "
+        "dense layer with two inputs, as in lesson 05. Shapes: δ_t and dh_prev (n_h, m), dx "
+        "(n_x, m), each gradient like its parameter; which of them get the 1/m of the mean?",
+        "tanh'(z_t) = 1 − h_t², written with the h in the cache (1 − tanh(h)² applies tanh "
+        "twice). Each input gets the error back through its own weights transposed (W_xhᵀ δ_t, "
+        "W_hhᵀ δ_t), per example and not divided by m; each weight gets BP4 with its own input "
+        "divided by m (W_hh pairs δ_t with h_{t-1}, not with h_t), and b_h the mean of δ_t's "
+        "columns. W_hh is square, so only values catch a transpose or h_t for h_{t-1}: confirm "
+        "your formulas in the cell before the exercise.",
+        "Unpack the cache with x, h_prev, h, W_xh, W_hh = cache, take m = dh.shape[1], and "
+        "start from delta = dh * (1 - h**2). From there each weight's gradient is the formula "
+        "of lesson 05's batch_weight_gradient, with delta as Δ and that weight's own input as "
+        "A_prev, and b_h's is batch_bias_gradient's (write them out: this notebook does not "
+        "define those functions); grads is a new dict with the keys W_xh, W_hh and b_h.",
+    )
+)
 def rnn_step_backward(fn: Function) -> None:
     """δ = dh ⊙ (1 − h²); dx = W_xhᵀ δ, dh_prev = W_hhᵀ δ (per example); grads, means over m."""
     checks = Checks("rnn_step_backward")
@@ -275,7 +322,24 @@ def _backward_expected(params: dict, X: Array, h0: Array, dH: Array) -> tuple:
     return found["X"], found["h0"], {key: found[key] / m for key in RECURRENT}
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Walk backwards in time, t = T−1 down to 0 in Python's counting (section 4.3). The "
+        "error reaching state H[t] comes along two paths (section 4.1): dH[t] from its own "
+        "output and dh_next from step t + 1, zeros after the last step. The shared parameters "
+        "get the sum over the steps of each step's gradients; dX is (T, n_x, m), time first.",
+        "The check names these mistakes: dh_next left out (each step hears only its own "
+        "output), gradients assigned with = where += belongs (only one step's contribution "
+        "survives), and dX with the time and batch axes swapped. The steps already divide by m, "
+        "so divide by neither m nor T again, and add without touching dH (dH[t] += ... would "
+        "change the caller's array).",
+        "The loop body revolves around one call, dX[t], dh_next, step = "
+        "rnn_step_backward(dH[t] + dh_next, caches[t]), followed by adding step's three arrays "
+        "to the totals. Start the totals at np.zeros_like of the weights in caches[0] (and "
+        "(n_h, 1) zeros for b_h), and dX at np.zeros((T, *caches[0].x.shape)) with T = "
+        "len(caches); what dh_next holds after the loop is dh0.",
+    )
+)
 def rnn_backward(fn: Function) -> None:
     """dh_t = dH[t] + what step t + 1 sends back; each parameter's gradient summed over steps."""
     checks = Checks("rnn_backward")
@@ -380,7 +444,23 @@ def _bptt_mistakes(parts: dict, T: int, m: int) -> dict[str, list]:
     return found
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "At every step the output y_t = W_hy h_t + b_y is lesson 05's batch dense layer with "
+        "an identity activation (section 4.4): its error dy_t is the loss's gradient, it "
+        "contributes to the gradients of W_hy and b_y, and it sends W_hyᵀ dy_t back to h_t as "
+        "dH[t]. W_hy and b_y are used at every step, so their gradients are sums over t, and C "
+        "is the sum of the steps' costs; rnn_backward then does the recurrent part.",
+        "The examples are on axis 2: m = X.shape[2] (X.shape[0] is T). ∂C/∂W_hy = (1/m) Σ_t "
+        "dy_t h_tᵀ and ∂C/∂b_y = (1/m) Σ_t dy_t 1; nothing is divided by T, and dH[t] stays per "
+        "example, not divided by m (rnn_backward's steps divide). Test your two formulas in the "
+        "cell before the exercise (my_dW_hy, my_dH) first.",
+        "With H, caches = rnn_forward(X, h0, params), each step's dy is "
+        'LOSSES[loss].gradient(y, Y[t]) and dH[t] = params["W_hy"].T @ dy. After the loop, '
+        "the third result of rnn_backward(dH, caches) holds W_xh, W_hh and b_h: merge it into "
+        "your dict; the last state is H[-1].",
+    )
+)
 def bptt(fn: Function) -> None:
     """All five gradients of C = Σ_t C_t, the cost, and h_T, against centred differences."""
     checks = Checks("bptt")
@@ -472,7 +552,21 @@ def _truncated_mistakes(
     return made
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Truncation cuts the gradient, not the forward pass (section 5): each chunk of k steps "
+        "is a short sequence for your bptt, and it starts from the state the previous chunk "
+        "ended in (h0 for the first). The result adds up the chunks' gradients, key by key, and "
+        "their costs; with k >= T there is one chunk, and the answer is bptt's.",
+        "The check names three mistakes: every chunk started from h0 (the state not carried), "
+        "the totals overwritten instead of added (only the last chunk's gradient left), and "
+        "chunks off by one that overlap or skip a step. The chunks are steps start to start + "
+        "k − 1 for start = 0, k, 2k, ..., the same slice of X and of Y.",
+        "In for start in range(0, T, k), the call grads_k, cost_k, h = bptt(X[start:start + k], "
+        "Y[start:start + k], h, params, loss) both uses and updates the state h, which starts "
+        "as h0 and ends as h_T. Start the totals at np.zeros_like of each parameter.",
+    )
+)
 def truncated_bptt(fn: Function) -> None:
     """BPTT chunk by chunk (k steps each, the last may be shorter): the state carried through,
     the gradient cut at the boundaries; gradients and costs summed over the chunks."""
@@ -588,7 +682,22 @@ def _check_clip(checks: Checks, fn: Function, grads: dict, max_norm: float, labe
         raise _in_context(context, failure) from None
 
 
-@exercise_check
+@exercise_check(
+    hints=(
+        "Treat all the arrays as one long vector g (section 6.3): one norm for the whole set, "
+        "and one factor for every array, so the direction of the step stays the same. The "
+        "factor only ever shrinks: max_norm / ‖g‖ above max_norm, 1 at or below it. Return a "
+        "new dict of new arrays and ‖g‖ measured before clipping.",
+        "‖g‖ = sqrt(Σ over the arrays of Σ of their squared entries), one square root at the "
+        "very end; the arrays may have any shape, so sum over all their entries. The check "
+        "names clipping each entry (np.clip), clipping each array by its own norm, forgetting "
+        "the square root and scaling small gradients up; g * factor makes a new array, g *= "
+        "factor would change the caller's.",
+        "max_norm / max(norm, max_norm) is the factor in one expression: 1 when the norm is "
+        "small enough, and never a division by a zero norm. To test, the global norm of what "
+        "you return should be min(norm, max_norm), and norm a float.",
+    )
+)
 def clip_by_global_norm(fn: Function) -> None:
     """One factor, max_norm / max(‖g‖, max_norm), for every array; a new dict, and ‖g‖."""
     checks = Checks("clip_by_global_norm")

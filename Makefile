@@ -22,7 +22,7 @@ export CHROMIUM
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint bench mutation assignments grade demo-grading screenshots clean system-tools
+.PHONY: help lab test lint bench mutation assignments grade demo-grading screenshots binder-lock clean system-tools
 
 help:  ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,9 @@ grade: $(VENV)/.lab-installed  ## grade LESSON from the LMS zip FROM: make grade
 
 demo-grading: $(VENV)/.lab-installed  ## grade a synthetic class on every lesson (LESSON=... for one): build/demo/
 	$(BIN)/python -m backprop_autograder.demo $(if $(LESSON),--lesson $(LESSON),)
+
+binder-lock:  ## pin Binder's environment: binder/environment.yml from pyproject.toml's bounds (PYTHON=...)
+	$(PYTHON) binder/lock.py
 
 # Three system programs the tests use for real: Chromium for the browser tests
 # (playwright cannot download its own here), bubblewrap, the grading sandbox,

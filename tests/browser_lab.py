@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -123,6 +124,14 @@ class LabServer:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
+
+    def status_of(self, method: str, path: str) -> int:
+        """The HTTP status the server answers ``path`` with (logged in), errors included."""
+        try:
+            self.api(method, path)
+        except urllib.error.HTTPError as error:
+            return error.code
+        return 200
 
     def log_tail(self, chars: int = 6000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -441,6 +450,32 @@ def run_all_cells(panel: Locator, timeout_ms: float = 5 * CELL_MS) -> None:
     expect(prompts.first).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout_ms)
     expect(prompts.filter(has_text="*")).to_have_count(0, timeout=timeout_ms)
     wait_for_idle_kernel(panel, timeout_ms)
+
+
+# nbgrader's tools, as its lab extension names them on screen.
+NBGRADER_TOOLS = ("Validate", "Assignment List", "Course List", "Formgrader", "Create Assignment")
+
+
+def nbgrader_tools_shown(page: Page, panel: Locator) -> set[str]:
+    """Which of nbgrader's tools a person can reach: the notebook's toolbar, the menu
+    bar, the command palette and the right side bar, as they show on screen."""
+    shown = {"Validate"} if panel.get_by_role("button", name="Validate").count() else set()
+    labels = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab").all_inner_texts()
+    menu = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$"))
+    if menu.count():
+        menu.click()
+        items = page.locator(".lm-Menu-content .lm-Menu-item:visible .lm-Menu-itemLabel")
+        labels += items.all_inner_texts()
+        page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    for tool in NBGRADER_TOOLS[1:]:
+        page.locator(".lm-CommandPalette-input").fill(tool)
+        page.wait_for_timeout(300)  # the palette redraws on the next animation frame
+        items = page.locator(".lm-CommandPalette-item:visible .lm-CommandPalette-itemLabel")
+        labels += items.all_inner_texts()
+    page.keyboard.press("Escape")
+    found = {label.strip().casefold() for label in labels}
+    return shown | {tool for tool in NBGRADER_TOOLS[1:] if tool.casefold() in found}
 
 
 def find_cell(panel: Locator, containing: str) -> Locator:

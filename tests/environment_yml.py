@@ -1,7 +1,10 @@
-"""What environment.yml (Binder's and conda's environment) asks for, read as pip would.
+"""What the environment files ask for, read as pip would.
 
-Used by tests/test_environment.py, which compares it with pyproject.toml, and by
-the self-learner's journey, which builds a fresh environment from it.
+``environment.yml`` (conda's, with bounds) and ``binder/environment.yml``
+(Binder's, every package pinned by ``make binder-lock``). Used by
+tests/test_environment.py, which compares them with each other and with
+pyproject.toml, and by the self-learner's journey, which builds Binder's
+environment from the pinned file and binder/postBuild.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
+CONDA_FILE = ROOT / "environment.yml"
+BINDER_FILE = ROOT / "binder" / "environment.yml"
+POST_BUILD = ROOT / "binder" / "postBuild"
 # Conda-only entries that are not Python dependencies of the project.
 CONDA_TOOLING = {"python", "pip"}
 
 
-def environment() -> dict:
-    return yaml.safe_load((ROOT / "environment.yml").read_text())
+def environment(path: Path = CONDA_FILE) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def conda_spec(entry: str) -> tuple[str, str]:
@@ -33,9 +39,12 @@ def conda_spec(entry: str) -> tuple[str, str]:
     return canonicalize_name(name), spec.replace(" ", "")
 
 
-def environment_requirements() -> tuple[dict[str, SpecifierSet], list[str], dict[str, str]]:
+def environment_requirements(
+    path: Path = CONDA_FILE,
+) -> tuple[dict[str, SpecifierSet], list[str], dict[str, str]]:
+    """Its packages and their specifiers, the pip section's lines, and conda's python and pip."""
     conda, pip, tooling = {}, [], {}
-    for entry in environment()["dependencies"]:
+    for entry in environment(path)["dependencies"]:
         if isinstance(entry, dict):
             pip.extend(entry["pip"])
             continue
@@ -43,10 +52,23 @@ def environment_requirements() -> tuple[dict[str, SpecifierSet], list[str], dict
         if name in CONDA_TOOLING:
             tooling[name] = spec
         else:
-            assert name not in conda, f"{name} is listed twice in environment.yml"
+            assert name not in conda, f"{name} is listed twice in {path.name}"
             conda[name] = SpecifierSet(spec)
     for line in pip:
         if not line.startswith("-"):
             req = Requirement(line)
             conda[canonicalize_name(req.name)] = req.specifier
     return conda, pip, tooling
+
+
+def binder_pins() -> dict[str, str]:
+    """Binder's pip section as {canonical name: exact version}; fails on anything but name==v."""
+    _, pip, _ = environment_requirements(BINDER_FILE)
+    pins = {}
+    for line in pip:
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._\-]*)==([0-9][0-9A-Za-z.+!\-]*)", line)
+        assert match, f"binder/environment.yml: {line!r} is not an exact pin name==version"
+        name = canonicalize_name(match.group(1))
+        assert name not in pins, f"binder/environment.yml pins {name} twice"
+        pins[name] = match.group(2)
+    return pins

@@ -19,10 +19,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_lab import (
+    NBGRADER_TOOLS,
     LabPage,
     LabServer,
     browser_page,
     find_cell,
+    nbgrader_tools_shown,
     open_notebook,
     run_cell,
     running_lab,
@@ -80,6 +82,14 @@ def validate_on_the_command_line(path: Path) -> str:
         cwd=path.parent, env=nbgrader_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     return done.stdout + done.stderr
+
+
+def test_make_labs_jupyterlab_shows_every_nbgrader_tool(student: LabPage):
+    """The environment of make lab serves instructors too, and keeps all of nbgrader's tools;
+    the learner's JupyterLab (binder/learner-lab.sh) shows only Validate. This is the
+    detector's control: it sees each tool where the tool is there."""
+    panel = open_notebook(student.page, NOTEBOOK)
+    assert nbgrader_tools_shown(student.page, panel) == set(NBGRADER_TOOLS)
 
 
 def test_a_student_answers_one_exercise_checks_it_and_validates(student: LabPage):

@@ -25,6 +25,9 @@ CHOSEN = {
     "self-learner-widget.png": (
         "test_each_solved_lesson_runs_clean_in_the_browser-05_mini_batch-2-widget-used.png"
     ),
+    "self-learner-progress.png": (
+        "test_the_start_page_shows_where_the_learner_stands-1-progress-widget.png"
+    ),
     "instructor-formgrader.png": (
         "test_the_formgrader_lists_every_lesson_and_shows_the_csv_scores-2-submission.png"
     ),

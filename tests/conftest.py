@@ -40,6 +40,7 @@ SLOWEST_FIRST = [
     "tests/test_bench.py",
     "tests/test_fuzz_grading.py",
     "tests/test_make.py",
+    "tests/test_progress.py",
 ]
 
 

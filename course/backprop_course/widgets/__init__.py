@@ -6,6 +6,7 @@ BatchNoiseExplorer()       # full batch vs mini-batch vs SGD on a real two-param
 GraphView(root)            # step through the forward and backward pass of a Value graph (02)
 NetworkTrainer(backprop_batch)  # train a small network on 2-D data and watch its gradients (05)
 ThroughTimeExplorer()      # an RNN's gradient through time: vanishing, exploding, clipping (06)
+ProgressView()             # which exercises your saved lessons pass (00_start_here)
 
 While nbgrader grades a notebook, each of them is a one-line placeholder.
 """
@@ -13,6 +14,7 @@ While nbgrader grades a notebook, each of them is a one-line placeholder.
 from backprop_course.widgets.batch_noise import BatchNoiseExplorer, path_spread, run_sgd
 from backprop_course.widgets.descent import SURFACES, DescentExplorer, descend
 from backprop_course.widgets.graph_view import GraphView
+from backprop_course.widgets.progress_view import ProgressView
 from backprop_course.widgets.through_time import ThroughTimeExplorer
 from backprop_course.widgets.trainer import NetworkTrainer
 
@@ -22,6 +24,7 @@ __all__ = [
     "DescentExplorer",
     "GraphView",
     "NetworkTrainer",
+    "ProgressView",
     "ThroughTimeExplorer",
     "descend",
     "path_spread",

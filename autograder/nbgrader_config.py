@@ -94,6 +94,12 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 
+# Late work (backprop_autograder/late.py): a submission later than its lesson's due date
+# (`backprop-grade due`), plus the student's extension (`backprop-grade extensions`),
+# loses a share of its score by the course's schedule; nbgrader stores the penalty and
+# shows it in the feedback. The schedule itself is the course's own setting, below.
+c.AssignLatePenalties.plugin_class = "backprop_autograder.late.PenaltySchedule"
+
 # What grading found is kept as data in the graded notebook's metadata (see
 # backprop_autograder/cell_verdicts.py): if ClearMetadataPreprocessor is enabled,
 # it keeps that and nbgrader's own metadata.
@@ -107,3 +113,10 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenChecks, CSSHTMLHeaderPr
 # The gradebook: SQLite in this folder unless set here. For grading on several
 # machines (backprop-grade --cluster), a PostgreSQL server every worker reaches:
 # c.CourseDirectory.db_url = "postgresql://grader:PASSWORD@db.example.edu/backprop"
+#
+# The late penalty schedule (these are the defaults): minutes of grace after the due
+# date, the share of a notebook's score lost per day or part of a day late after
+# that, and the most it can lose. `backprop-grade penalties LESSON` applies a change.
+# c.PenaltySchedule.grace_minutes = 15
+# c.PenaltySchedule.per_day = 0.10
+# c.PenaltySchedule.cap = 0.50

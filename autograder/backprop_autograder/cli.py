@@ -7,6 +7,9 @@
     backprop-grade feedback LESSON              generate_feedback (no hidden code inside)
     backprop-grade export LESSON [--csv FILE]   grades: one column per exercise, total, max
     backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
+    backprop-grade due LESSON TIME|none         the due date (a time with its UTC offset)
+    backprop-grade extensions LESSON FILE.csv   per-student extensions (replaces the last file)
+    backprop-grade penalties LESSON             late penalties worked out again, feedback anew
 
 The course directory is build/nbgrader unless ``--course-dir`` says otherwise.
 The gradebook is the one its nbgrader_config.py names (``c.CourseDirectory.db_url``),
@@ -25,9 +28,11 @@ import os
 import sys
 from pathlib import Path
 
+from nbgrader.apps import NbGraderAPI
+
 from backprop_autograder import build as builder
-from backprop_autograder import pipeline, sandbox
-from backprop_autograder.collecting import DEFAULT_PATTERN, collect_exchange, collect_zip
+from backprop_autograder import late, pipeline, sandbox
+from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.course import (
     DEFAULT_TIMEOUT,
     course_api,
@@ -94,17 +99,42 @@ def parser() -> argparse.ArgumentParser:
         commands.add_parser(name).add_argument("lesson")
     collect_cmd = commands.add_parser("collect")
     collect_cmd.add_argument("lesson")
-    collect_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
-    collect_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    add_collect_options(collect_cmd)
     export_cmd = commands.add_parser("export")
     export_cmd.add_argument("lesson")
     export_cmd.add_argument("--csv", type=Path)
     grade_cmd = commands.add_parser("grade", help="collect, autograde, feedback, export")
     grade_cmd.add_argument("lesson")
-    grade_cmd.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
-    grade_cmd.add_argument("--pattern", default=DEFAULT_PATTERN)
+    add_collect_options(grade_cmd)
     grade_cmd.add_argument("--csv", type=Path)
+    add_late_work_commands(commands)
     return main_parser
+
+
+def add_collect_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
+    command.add_argument("--pattern", default=DEFAULT_PATTERN)
+    command.add_argument(
+        "--times",
+        type=Path,
+        help="a CSV of submission times (student_id, submitted_at with its UTC offset) for an "
+        "LMS zip, which carries none; without it, LMS submissions count as on time",
+    )
+
+
+def add_late_work_commands(commands: argparse._SubParsersAction) -> None:
+    due_cmd = commands.add_parser("due", help="set or remove (none) a lesson's due date")
+    due_cmd.add_argument("lesson")
+    due_cmd.add_argument("time", help="e.g. 2026-12-10T23:59+01:00, or none")
+    extensions_cmd = commands.add_parser(
+        "extensions", help="per-student extensions from a CSV (student_id, then days, hours, "
+        "minutes or until); replaces the extensions given before"
+    )  # fmt: skip
+    extensions_cmd.add_argument("lesson")
+    extensions_cmd.add_argument("file", type=Path)
+    commands.add_parser("penalties", help="work the late penalties out again").add_argument(
+        "lesson"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,10 +162,10 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         result = api.release_assignment(args.lesson)
         if not result.get("success"):
             raise SystemExit(f"release failed: {last_line(result)}")
-    elif args.command == "collect" and args.source:
-        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
     elif args.command == "collect":
-        collect_exchange(api, args.lesson, report)
+        pipeline.collect(api, args, report)
+    elif args.command in ("due", "extensions", "penalties"):
+        late_work(api, args, course_dir, report)
     elif args.command == "autograde":
         pipeline.check_cluster_gradebook(api, args)
         pipeline.autograde_all(api, args, report)
@@ -147,6 +177,31 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
     if args.command in ("autograde", "collect", "export"):
         print(summary(report))
+
+
+def late_work(api: NbGraderAPI, args: argparse.Namespace, course_dir: Path, report: Report) -> None:
+    """Change the due date or the extensions, then work every penalty out again and write
+    the feedback anew: a stored penalty never outlives the dates it came from."""
+    db_url = gradebook_url(api.config)
+    try:
+        if args.command == "due":
+            when = None if args.time.lower() == "none" else args.time
+            duedate = late.set_due_date(db_url, args.lesson, when)
+            print(f"{args.lesson} is due {duedate or 'never'} (UTC)")
+        elif args.command == "extensions":
+            extensions = late.read_extensions(args.file, late.due_date(db_url, args.lesson))
+            late.store_extensions(course_dir, args.lesson, extensions)
+            late.apply_extensions(db_url, args.lesson, extensions, students=[])
+            print(f"{len(extensions)} extensions for {args.lesson}")
+    except late.LateWorkError as error:
+        raise SystemExit(f"error: {error}") from None
+    found = late.reapply_penalties(db_url, api.config, args.lesson)
+    plugin = late.penalty_plugin(api.config)
+    if isinstance(plugin, late.PenaltySchedule):
+        print(f"penalty schedule: {plugin.describe()}")
+    print("\n".join(late.describe_lateness(found)) or "no late submissions")
+    if found:
+        pipeline.feedback(api, args.lesson, report)
 
 
 if __name__ == "__main__":

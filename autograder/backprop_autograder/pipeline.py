@@ -1,4 +1,5 @@
-"""The grading flow, as a list of small steps: collect, autograde, feedback, scores, export.
+"""The grading flow, as a list of small steps: collect, extensions, autograde, feedback, scores,
+export.
 
 ``backprop-grade grade LESSON`` runs it (:mod:`backprop_autograder.cli`); each
 step is one of nbgrader's own, on the course's gradebook.
@@ -10,7 +11,8 @@ import argparse
 
 from nbgrader.apps import NbGraderAPI
 
-from backprop_autograder.collecting import collect_exchange, collect_zip
+from backprop_autograder import late
+from backprop_autograder.collecting import collect_exchange, collect_zip, submitted_students
 from backprop_autograder.course import course_api, exercises_of, gradebook_url, last_line
 from backprop_autograder.executing import autograde, quiet_libraries
 from backprop_autograder.reporting import Report, export_csv, read_scores
@@ -27,15 +29,24 @@ def _grade(args: argparse.Namespace) -> Report:
     report = Report(args.lesson, exercises_of(course_dir, args.lesson))
     api = course_api(course_dir, args.timeout, args.exchange, args.db_url)
     check_cluster_gradebook(api, args)  # before collecting: a wrong gradebook stops early
-    if args.source:
-        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
-    else:
-        collect_exchange(api, args.lesson, report)
+    collect(api, args, report)
     autograde_all(api, args, report)
     feedback(api, args.lesson, report)
     read_scores(gradebook_url(api.config), args.lesson, report)
     export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
     return report
+
+
+def collect(api: NbGraderAPI, args: argparse.Namespace, report: Report) -> None:
+    """From an LMS zip (with the submission times from ``--times``), else the exchange."""
+    course_dir = args.course_dir.resolve()
+    if args.source:
+        collect_zip(course_dir, args.lesson, args.source, args.pattern, report)
+    else:
+        collect_exchange(api, args.lesson, report)
+    if getattr(args, "times", None):
+        for student in late.write_submission_times(course_dir, args.lesson, args.times):
+            report.note(student, f"no submission time in {args.times}: graded as on time")
 
 
 def check_cluster_gradebook(api: NbGraderAPI, args: argparse.Namespace) -> None:
@@ -49,8 +60,18 @@ def check_cluster_gradebook(api: NbGraderAPI, args: argparse.Namespace) -> None:
 
 
 def autograde_all(api: NbGraderAPI, args: argparse.Namespace, report: Report) -> None:
-    """Autograde every submission: on a Dask cluster with ``--cluster``, else on this machine."""
+    """Autograde every submission: on a Dask cluster with ``--cluster``, else on this machine.
+
+    The stored extensions go into the gradebook first, where nbgrader's late penalty
+    step finds them (:mod:`backprop_autograder.late`).
+    """
     course_dir = args.course_dir.resolve()
+    late.apply_extensions(
+        gradebook_url(api.config),
+        args.lesson,
+        late.stored_extensions(course_dir, args.lesson),
+        submitted_students(course_dir, args.lesson),
+    )
     if getattr(args, "cluster", None):
         from backprop_autograder import cluster  # needs dask.distributed
 

@@ -31,10 +31,19 @@ class Report:
     exercises: dict[str, float]  # test cell grade id -> its points
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
+    penalties: dict[str, float] = field(default_factory=dict)  # late penalty, when there is one
     attention: list[str] = field(default_factory=list)
 
     def note(self, student: str, reason: str) -> None:
         self.attention.append(f"{student}: {reason}")
+
+    def raw(self, student: str) -> float:
+        """The student's points before any late penalty."""
+        return sum(self.scores[student].values())
+
+    def final(self, student: str) -> float:
+        """The points that count: the raw points less the late penalty (nbgrader's score)."""
+        return round(self.raw(student) - self.penalties.get(student, 0.0), 2)
 
 
 def incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
@@ -120,22 +129,24 @@ def read_scores(db_url: str, assignment: str, report: Report) -> None:
             cells = {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
             report.scores[student.id] = {name: cells.get(name, 0.0) for name in report.exercises}
             report.max_scores[student.id] = submission.max_score
+            penalty = sum(nb.late_submission_penalty or 0.0 for nb in submission.notebooks)
+            if penalty:
+                report.penalties[student.id] = penalty
 
 
 def export_csv(report: Report, path: Path) -> None:
-    """student_id, one column per exercise (its points), total, max; sorted by student."""
+    """student_id, one column per exercise (its points), then raw (their sum), late_penalty,
+    total (raw less the penalty: what counts) and max; sorted by student."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [name.removeprefix("check_") for name in report.exercises]
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["student_id", *names, "total", "max"])
+        writer.writerow(["student_id", *names, "raw", "late_penalty", "total", "max"])
         for student in sorted(report.scores):
-            row = report.scores[student]
-            values = [row[name] for name in report.exercises]
-            writer.writerow(
-                [student, *map(_number, values), _number(sum(values)),
-                 _number(report.max_scores[student])]
-            )  # fmt: skip
+            values = [report.scores[student][name] for name in report.exercises]
+            penalty = report.penalties.get(student, 0.0)
+            last = [report.raw(student), penalty, report.final(student), report.max_scores[student]]
+            writer.writerow([student, *map(_number, values + last)])
 
 
 def _number(value: float) -> str:
@@ -155,8 +166,12 @@ def summary(report: Report) -> str:
                 f"{name.removeprefix('check_'):<26} {sum(values) / len(values):6.2f}  "
                 f"{full:5d} {len(values) - full - zero:5d} {zero:5d}"
             )
-        totals = [sum(row.values()) for row in report.scores.values()]
+        totals = [report.final(student) for student in report.scores]
         lines.append(f"{'total':<26} {sum(totals) / len(totals):6.2f}")
+    if report.penalties:
+        lines.append(f"late penalties: {len(report.penalties)}")
+        lines += [f"  - {student}: -{points:g} points" for student, points in
+                  sorted(report.penalties.items())]  # fmt: skip
     lines.append(f"needs attention: {len(report.attention)}")
     lines += [f"  - {line}" for line in report.attention]
     return "\n".join(lines)

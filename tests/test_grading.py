@@ -51,11 +51,11 @@ def points() -> dict[str, float]:
     }
 
 
-def test_grades_csv_has_one_column_per_exercise_then_total_and_max(demo_run):
+def test_grades_csv_has_one_column_per_exercise_then_raw_penalty_total_and_max(demo_run):
     out, _ = demo_run
     with (out / GRADES).open() as f:
         header = next(csv.reader(f))
-    assert header == ["student_id", *points(), "total", "max"]
+    assert header == ["student_id", *points(), "raw", "late_penalty", "total", "max"]
 
 
 def test_every_student_gets_exactly_the_expected_scores(demo_run):
@@ -86,6 +86,11 @@ def test_every_student_gets_exactly_the_expected_scores(demo_run):
             assert row[case.exercise] < worth[case.exercise], student
             others = [name for name in exercises if name != case.exercise]
             assert all(row[name] == worth[name] for name in others), student
+    # Two more students make the lesson's first mistake (its most common one in the class).
+    first = next(case for case in MISCONCEPTIONS if case.topic == LESSON.topic)
+    twin = f"mistake-{first.mistake}-{first.exercise}".replace("_", "-")
+    common = [student for student in grades if student.startswith("common-")]
+    assert len(common) == 2 and all(grades[student] == grades[twin] for student in common)
     # A softmax that overflows for large inputs loses every case: each hidden case holds a
     # column where exp overflows without the shift (no share kept by accident).
     assert grades["mistake-unstable-softmax-softmax"]["softmax"] == 0
@@ -276,6 +281,13 @@ def test_release_and_collect_through_the_nbgrader_exchange(tmp_path):
     for name, text in SHADOWS.items():
         assert (course_dir / "submitted" / "alice" / LESSON.name / name).read_text() == text
     assert not (course_dir / "submitted" / "bob" / LESSON.name / "numpy.py").exists()
+    # the feedback goes back the same way: released by the instructor, fetched by alice
+    cli.main(["--course-dir", str(course_dir), "--exchange", str(exchange),
+              "release-feedback", LESSON.name])  # fmt: skip
+    nbgrader_as_student("fetch_feedback", LESSON.name, "--student=alice")
+    fetched_feedback = list((home / LESSON.name / "feedback").glob(f"*/{LESSON.name}.html"))
+    assert fetched_feedback  # one per submission this home folder made
+    assert all("hidden check" in page.read_text() for page in fetched_feedback)
 
 
 def read_autograded(course_dir: Path, student: str) -> nbformat.NotebookNode:

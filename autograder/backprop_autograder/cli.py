@@ -5,6 +5,7 @@
     backprop-grade collect LESSON [--from ZIP]  collect, or zip_collect from an LMS zip
     backprop-grade autograde LESSON             autograde one student at a time, with progress
     backprop-grade feedback LESSON              generate_feedback (no hidden code inside)
+    backprop-grade release-feedback LESSON      release_feedback: students fetch it (exchange)
     backprop-grade export LESSON [--csv FILE]   grades: one column per exercise, total, max
     backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
     backprop-grade due LESSON TIME|none         the due date (a time with its UTC offset)
@@ -95,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     build_cmd = commands.add_parser("build", help="build the assignments")
     build_cmd.add_argument("lessons", nargs="*")
     build_cmd.add_argument("--seed", type=int, default=builder.DEFAULT_SEED)
-    for name in ("release", "autograde", "feedback"):
+    for name in ("release", "autograde", "feedback", "release-feedback"):
         commands.add_parser(name).add_argument("lesson")
     collect_cmd = commands.add_parser("collect")
     collect_cmd.add_argument("lesson")
@@ -172,6 +173,10 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         read_scores(gradebook_url(api.config), args.lesson, report)
     elif args.command == "feedback":
         pipeline.feedback(api, args.lesson, report)
+    elif args.command == "release-feedback":
+        result = api.release_feedback(args.lesson)
+        if not result.get("success"):
+            raise SystemExit(f"release_feedback failed: {last_line(result)}")
     elif args.command == "export":
         read_scores(gradebook_url(api.config), args.lesson, report)
         export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")

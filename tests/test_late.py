@@ -76,7 +76,7 @@ def cli_config(**schedule):
 def test_times_need_their_offset_and_become_utc():
     assert late.parse_time("2026-12-10T23:59+01:00") == datetime.datetime(2026, 12, 10, 22, 59)
     assert late.parse_time("2026-12-10T23:59Z") == datetime.datetime(2026, 12, 10, 23, 59)
-    with pytest.raises(late.LateWorkError, match="no UTC offset.*2026-12-10T23:59\\+01:00"):
+    with pytest.raises(late.LateWorkError, match=r"no UTC offset.*2026-12-10T23:59\+01:00"):
         late.parse_time("2026-12-10T23:59")
     with pytest.raises(late.LateWorkError, match="not a time"):
         late.parse_time("next friday")
@@ -207,9 +207,7 @@ def expected_penalties(shares: dict[str, float], raw: dict[str, float]) -> dict[
 
 @pytest.mark.grading
 @pytest.mark.slow
-def test_penalties_follow_due_date_and_extensions_in_gradebook_csv_and_feedback(
-    graded, tmp_path
-):
+def test_penalties_follow_due_date_and_extensions_in_gradebook_csv_and_feedback(graded, tmp_path):
     course_dir, archive, extensions = graded
     full = sum(exercises_of(course_dir, LESSON.name).values())
     grades = grade(course_dir, archive, tmp_path / "first.csv")

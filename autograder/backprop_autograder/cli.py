@@ -6,7 +6,9 @@
     backprop-grade autograde LESSON             autograde one student at a time, with progress
     backprop-grade feedback LESSON              generate_feedback (no hidden code inside)
     backprop-grade release-feedback LESSON      release_feedback: students fetch it (exchange)
-    backprop-grade export LESSON [--csv FILE]   grades: one column per exercise, total, max
+    backprop-grade export LESSON|all [--format csv|canvas|moodle --roster FILE]
+                                                grades CSV, or an LMS's import file
+    backprop-grade feedback-zip LESSON          feedback named for the LMS's upload page
     backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
     backprop-grade due LESSON TIME|none         the due date (a time with its UTC offset)
     backprop-grade extensions LESSON FILE.csv   per-student extensions (replaces the last file)
@@ -32,7 +34,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 
 from backprop_autograder import build as builder
-from backprop_autograder import late, pipeline, sandbox
+from backprop_autograder import exporting, late, lms, pipeline, sandbox
 from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.course import (
     DEFAULT_TIMEOUT,
@@ -43,7 +45,7 @@ from backprop_autograder.course import (
 )
 from backprop_autograder.executing import quiet_libraries
 from backprop_autograder.lessons import LESSONS, lesson
-from backprop_autograder.reporting import Report, export_csv, read_scores, summary
+from backprop_autograder.reporting import Report, read_scores, summary
 
 
 def choose_isolation(unsafe: bool) -> None:
@@ -101,9 +103,14 @@ def parser() -> argparse.ArgumentParser:
     collect_cmd = commands.add_parser("collect")
     collect_cmd.add_argument("lesson")
     add_collect_options(collect_cmd)
-    export_cmd = commands.add_parser("export")
-    export_cmd.add_argument("lesson")
-    export_cmd.add_argument("--csv", type=Path)
+    add_export_command(commands)
+    feedback_zip = commands.add_parser(
+        "feedback-zip", help="each student's feedback, named for the LMS's upload page"
+    )
+    feedback_zip.add_argument("lesson")
+    feedback_zip.add_argument("--out", type=Path, help="the zip (default: feedback_LESSON.zip)")
+    feedback_zip.add_argument("--pattern", type=pattern, default=DEFAULT_PATTERN,
+                              help="the --pattern the download was collected with")  # fmt: skip
     grade_cmd = commands.add_parser("grade", help="collect, autograde, feedback, export")
     grade_cmd.add_argument("lesson")
     add_collect_options(grade_cmd)
@@ -112,14 +119,49 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+def pattern(text: str) -> str:
+    """A regular expression for LMS download names, or the name of a preset (canvas, moodle)."""
+    return lms.PATTERNS.get(text, text)
+
+
 def add_collect_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--from", dest="source", type=Path, help="an LMS zip download")
-    command.add_argument("--pattern", default=DEFAULT_PATTERN)
+    command.add_argument(
+        "--pattern",
+        type=pattern,
+        default=DEFAULT_PATTERN,
+        help="how the download names files: canvas, moodle, or a regular expression with the "
+        "groups student_id and file_id (and timestamp, optionally)",
+    )
     command.add_argument(
         "--times",
         type=Path,
         help="a CSV of submission times (student_id, submitted_at with its UTC offset) for an "
         "LMS zip, which carries none; without it, LMS submissions count as on time",
+    )
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    export_cmd = commands.add_parser(
+        "export", help="grades from the gradebook: the grades CSV, or an LMS's import file"
+    )
+    export_cmd.add_argument("lesson", help="a lesson, or all (every lesson built)")
+    export_cmd.add_argument("--format", choices=exporting.FORMATS, default="csv")
+    export_cmd.add_argument(
+        "--out", "--csv", dest="out", type=Path,
+        help="the file to write (default: in the course directory)",
+    )  # fmt: skip
+    export_cmd.add_argument(
+        "--roster", type=Path, help="the class list exported from the LMS (canvas and moodle)"
+    )
+    export_cmd.add_argument(
+        "--id-column", default=lms.DEFAULT_MOODLE_ID,
+        help="moodle: the roster's column the import file identifies students by",
+    )  # fmt: skip
+    export_cmd.add_argument(
+        "--match-column",
+        help="moodle: the roster's column holding nbgrader's student ids (default: --id-column;"
+        " a grading worksheet's Identifier for downloads collected with --pattern moodle)",
     )
 
 
@@ -144,8 +186,12 @@ def main(argv: list[str] | None = None) -> None:
         chosen = [lesson(name) for name in args.lessons] or LESSONS
         builder.build(chosen, args.course_dir.resolve(), args.seed, db_url=args.db_url)
         return
-    args.lesson = lesson(args.lesson).name
     course_dir = args.course_dir.resolve()
+    if args.command == "export":
+        with quiet_libraries():
+            print("\n".join(export(args, course_dir)))
+        return
+    args.lesson = lesson(args.lesson).name
     if args.command in ("grade", "autograde"):
         choose_isolation(args.unsafe_no_sandbox)
     if args.command == "grade":
@@ -177,11 +223,34 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         result = api.release_feedback(args.lesson)
         if not result.get("success"):
             raise SystemExit(f"release_feedback failed: {last_line(result)}")
-    elif args.command == "export":
-        read_scores(gradebook_url(api.config), args.lesson, report)
-        export_csv(report, args.csv or course_dir / f"grades_{args.lesson}.csv")
-    if args.command in ("autograde", "collect", "export"):
+    elif args.command == "feedback-zip":
+        out = args.out or course_dir / f"feedback_{args.lesson}.zip"
+        problems = lms.pack_feedback(course_dir, args.lesson, out, args.pattern)
+        print("\n".join([f"feedback for the LMS: {out}", *problems]))
+    if args.command in ("autograde", "collect"):
         print(summary(report))
+
+
+def export(args: argparse.Namespace, course_dir: Path) -> list[str]:
+    """The export command: the grades CSV, or a Canvas or Moodle import file from a roster."""
+    api = course_api(course_dir, args.timeout, args.exchange, args.db_url)
+    roster = None
+    if args.format != "csv":
+        if args.roster is None:
+            raise SystemExit(
+                f"error: --format {args.format} needs --roster: the class list exported from "
+                f"{args.format.capitalize()}, to match its students to nbgrader's"
+            )
+        try:
+            roster = lms.read_roster(args.roster, args.format, args.id_column, args.match_column)
+        except lms.RosterError as error:
+            raise SystemExit(f"error: {error}") from None
+    try:
+        return exporting.export(
+            gradebook_url(api.config), course_dir, args.lesson, args.format, args.out, roster
+        )
+    except (ValueError, lms.RosterError) as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def late_work(api: NbGraderAPI, args: argparse.Namespace, course_dir: Path, report: Report) -> None:

@@ -33,7 +33,7 @@ def collect_zip(course_dir: Path, assignment: str, archive: Path, pattern: str, 
             found = regex.match(name)
             if not found:
                 report.note(name, f"file name does not match the pattern {pattern}")
-            elif found["file_id"] != f"{assignment}.ipynb":
+            elif collected_name(found["file_id"], name) != f"{assignment}.ipynb":
                 report.note(found["student_id"], f"{name}: not a notebook of {assignment}")
     folder = course_dir / "downloaded" / assignment
     shutil.rmtree(folder, ignore_errors=True)
@@ -46,6 +46,12 @@ def collect_zip(course_dir: Path, assignment: str, archive: Path, pattern: str, 
         "--force",
         f"--FileNameCollectorPlugin.named_regexp={pattern}",
     )
+
+
+def collected_name(file_id: str, member: str) -> str:
+    """The name nbgrader's zip_collect gives a file: its file_id's stem, the file's extension
+    (so Canvas's resubmitted ``01_forward_pass-1.ipynb`` is collected as the lesson's)."""
+    return Path(file_id).stem + Path(member).suffix
 
 
 def collect_exchange(api: NbGraderAPI, assignment: str, report: Report) -> None:

@@ -9,6 +9,7 @@
     backprop-grade export LESSON|all [--format csv|canvas|moodle --roster FILE]
                                                 grades CSV, or an LMS's import file
     backprop-grade feedback-zip LESSON          feedback named for the LMS's upload page
+    backprop-grade gradescope LESSON            a Gradescope autograder zip, same checks
     backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
     backprop-grade due LESSON TIME|none         the due date (a time with its UTC offset)
     backprop-grade extensions LESSON FILE.csv   per-student extensions (replaces the last file)
@@ -34,7 +35,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 
 from backprop_autograder import build as builder
-from backprop_autograder import exporting, late, lms, pipeline, sandbox
+from backprop_autograder import exporting, gradescope, late, lms, pipeline, sandbox
 from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.course import (
     DEFAULT_TIMEOUT,
@@ -104,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
     collect_cmd.add_argument("lesson")
     add_collect_options(collect_cmd)
     add_export_command(commands)
+    gradescope_cmd = commands.add_parser(
+        "gradescope", help="a Gradescope autograder zip grading LESSON with the same checks"
+    )
+    gradescope_cmd.add_argument("lesson")
+    gradescope_cmd.add_argument("--out", type=Path,
+                                help="the zip (default: gradescope_LESSON.zip)")  # fmt: skip
     feedback_zip = commands.add_parser(
         "feedback-zip", help="each student's feedback, named for the LMS's upload page"
     )
@@ -223,6 +230,13 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         result = api.release_feedback(args.lesson)
         if not result.get("success"):
             raise SystemExit(f"release_feedback failed: {last_line(result)}")
+    elif args.command == "gradescope":
+        out = args.out or course_dir / f"gradescope_{args.lesson}.zip"
+        try:
+            gradescope.build_autograder(course_dir, args.lesson, out, args.timeout)
+        except builder.BuildError as error:
+            raise SystemExit(f"error: {error}") from None
+        print(f"Gradescope autograder for {args.lesson}: {out}")
     elif args.command == "feedback-zip":
         out = args.out or course_dir / f"feedback_{args.lesson}.zip"
         problems = lms.pack_feedback(course_dir, args.lesson, out, args.pattern)

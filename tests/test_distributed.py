@@ -156,7 +156,7 @@ def test_the_gradebook_is_postgresql_and_holds_each_submission_once(
     submissions = [(name, student) for name, student, _ in rows["submissions"]]
     assert len(submissions) == len(set(submissions))
     graded = {name: sum(1 for n, _ in submissions if n == name) for name in (FULL.name, SMALL.name)}
-    assert graded == {FULL.name: len(demo.students(FULL)), SMALL.name: len(demo.SMALL_CLASS)}
+    assert graded == {FULL.name: len(demo.students(FULL)), SMALL.name: len(demo.small_class(SMALL))}
     cells = [(name, student, cell) for name, student, cell, _, _ in rows["grades"]]
     assert len(cells) == len(set(cells))
 

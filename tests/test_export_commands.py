@@ -1,4 +1,4 @@
-"""`backprop-grade export` and `feedback-zip` on the graded demo class (lesson 01).
+"""`backprop-grade export`, `feedback-zip` and `report` on the graded demo class (lesson 01).
 
 The formats themselves are checked in test_lms.py; here the commands read nbgrader's
 gradebook of a class graded for real and must give each student the grades CSV's
@@ -112,3 +112,15 @@ def test_feedback_zip_names_each_students_feedback_after_their_download(demo_run
     expected = {n.removesuffix(".ipynb") + ".html" for n in hand_ins if n.split("_")[0] in graded}
     assert names == expected
     assert "<html" in page.lower()
+
+
+def test_report_command_writes_the_item_analysis_page_and_csv(demo_run, tmp_path, capsys):
+    out, _ = demo_run
+    cli.main(["--course-dir", str(out / "course"), "report", LESSON.name, "--out", str(tmp_path)])
+    said = capsys.readouterr().out
+    page, table = tmp_path / f"report_{LESSON.name}.html", tmp_path / f"report_{LESSON.name}.csv"
+    assert str(page) in said and page.exists() and table.exists()
+    assert "<script" not in page.read_text().lower()
+    with table.open() as f:
+        sections = {row["section"] for row in csv.DictReader(f)}
+    assert {"exercise", "misconception"} <= sections

@@ -8,8 +8,11 @@ JupyterLab then runs in that nbgrader course, and in
 Chromium the instructor opens **Nbgrader → Formgrader**, sees every lesson
 listed as an assignment, goes to *Manual Grading*, finds each student's score
 equal to the CSV's, opens one submission, and finds the same score as the sum
-of its test cells' points. Screenshots of each step go to
-``build/test-artifacts/browser/``.
+of its test cells' points. Then the instructor writes the item analysis of a
+lesson into the course (``backprop_autograder.item_analysis``, what
+``backprop-grade report`` runs), opens it from JupyterLab's file browser, and
+finds the class's most common misconception at the top of its table.
+Screenshots of each step go to ``build/test-artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from browser_lab import (
 )
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
-from backprop_autograder import demo
+from backprop_autograder import demo, item_analysis
 from backprop_autograder.assemble import is_test
 from backprop_autograder.lessons import LESSONS
+from backprop_autograder.scoring import mistake_title
 
 pytest_plugins = ("browser_lab",)
 # The setup grades the demo class of every lesson before the browser starts.
@@ -147,5 +151,41 @@ def test_the_formgrader_lists_every_lesson_and_shows_the_csv_scores(
     assert sum(map(float, given)) == pytest.approx(grades[STUDENT][0])
     scores.nth([float(x) for x in given].index(0)).scroll_into_view_if_needed()  # a lost point
     instructor.snap("2-submission")
+    errors = [e for e in instructor.errors if not any(cdn in e for cdn in MATHJAX_FROM_CDN)]
+    assert not errors, errors
+
+
+def test_the_item_analysis_opens_in_the_lab_with_the_most_common_misconception_first(
+    instructor: LabPage, demo_out: Path
+):
+    """The report is written into the course directory, from the course's gradebook
+    (PostgreSQL here), and opened from the file browser in JupyterLab's HTML viewer, which
+    runs no script: the page needs none."""
+    course = demo_out / "course"
+    analysis = item_analysis.write_report(course, OPENED, course)
+    common = demo.common_mistake(LESSONS[0])
+    made_it = [s for s in csv_scores(demo_out / f"grades_{OPENED}.csv") if s.startswith("common-")]
+    assert len(made_it) == 2  # the small class's two common-* students, and no other has it
+    assert [(m.key, m.count) for m in analysis.misconceptions] == [(common.mistake, 2)]
+
+    page = instructor.page
+    page.goto("/lab?reset", timeout=PAGE_LOAD_MS)
+    report = f"report_{OPENED}.html"
+    page.locator(".jp-DirListing-item", has_text=report).dblclick()
+    frame = page.frame_locator(".jp-HTMLViewer iframe")
+    expect(frame.locator("h1")).to_contain_text(OPENED, timeout=PAGE_LOAD_MS)
+    top = frame.locator("#misconceptions tbody tr").first
+    expect(top.locator("td").nth(0)).to_have_text("1")
+    expect(top.locator("td").nth(1)).to_contain_text(mistake_title(common.mistake))
+    expect(top.locator("td").nth(1)).to_contain_text(common.mistake)
+    expect(top.locator("td").nth(2)).to_have_text("2")
+    expect(top.locator("td").nth(4)).to_have_text(common.exercise)
+    expect(top.locator("td").nth(5)).to_have_text(analysis.misconceptions[0].sections[0])
+    top.locator("summary").click()  # who made it: the list opens without any script
+    for student in made_it:
+        expect(top.locator("details")).to_contain_text(student)
+    expect(frame.locator("#exercises img")).to_have_count(len(analysis.exercises))
+    top.scroll_into_view_if_needed()
+    instructor.snap("3-item-analysis")
     errors = [e for e in instructor.errors if not any(cdn in e for cdn in MATHJAX_FROM_CDN)]
     assert not errors, errors

@@ -239,6 +239,23 @@ def test_verdicts_are_read_back_from_cells_and_from_the_notebook():
         cell_verdicts.note_stopped(nb.cells[1], "bored")
 
 
+def test_the_named_mistakes_are_read_back_and_older_records_read_as_none():
+    nb = new_notebook(cells=[_test_cell("check_a"), _test_cell("check_b"), _test_cell("check_c")])
+    record = HiddenChecksRecord(True, 1, 4, 0.5, 2.0, mistakes={"transposed": 2, "flipped_sign": 1})
+    cell_verdicts.note_hidden_checks(nb.cells[0], record)
+    older = {"ran": True, "passed": 3, "total": 3, "score": 2.0, "points": 2.0}  # no "mistakes"
+    nb.cells[1].metadata[KEY] = {"hidden_checks": older}
+    junk = {"transposed": "2", "flipped_sign": 0, "missing_1_over_m": True, "": 1, "ok": 3}
+    nb.cells[2].metadata[KEY] = {"hidden_checks": {**older, "mistakes": junk}}
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)  # as written to disk, and validated
+    a, b, c = (verdict.hidden_checks for verdict in cell_verdicts.read_verdicts(nb))
+    assert a == record and a.mistakes == {"transposed": 2, "flipped_sign": 1}
+    assert b.mistakes == {} and (b.passed, b.total) == (3, 3)
+    assert c.mistakes == {"ok": 3}  # only a name with a positive count
+    nb.cells[2].metadata[KEY]["hidden_checks"]["mistakes"] = ["transposed"]
+    assert cell_verdicts.read_verdicts(nb)[2].hidden_checks.mistakes == {}
+
+
 def test_nbgraders_own_steps_keep_the_verdicts():
     """The course's configuration keeps them through ClearMetadataPreprocessor (when it is
     enabled), and nbgrader's CheckCellMetadata accepts them."""

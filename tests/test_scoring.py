@@ -20,6 +20,7 @@ from backprop_autograder import judges, scoring
 from backprop_autograder.assemble import hidden_checks, source_notebook
 from backprop_autograder.lessons import LESSONS, lesson
 from backprop_course import grading, protocol
+from backprop_course.checking import CheckFailed
 from backprop_course.protocol import encode, unpack
 from backprop_course.replay import encode_result
 
@@ -53,6 +54,32 @@ def test_right_results_get_every_case_and_wrong_ones_none():
     verdict = scoring.judge(checks.answers, sent(wrong, checks), "")
     assert verdict.passed == 0 and verdict.score(1.0) == 0.0
     assert all(line.startswith("✘ hidden check: sigmoid(") for line in verdict.lines)
+
+
+def test_the_mistakes_a_verdict_names_are_counted_as_data_and_told_as_before():
+    """Each failed case that names a known mistake counts once under its key; the lines a
+    student reads are the same prose as ever; a key MISTAKES lacks is never counted."""
+    checks = hidden("sigmoid_prime")
+
+    def sigmoid_prime(z):
+        return z * (1 - z)  # σ' applied to a: the lesson's known mistake
+
+    verdict = scoring.judge(checks.answers, sent(sigmoid_prime, checks), "")
+    failed = verdict.total - verdict.passed
+    assert failed == verdict.total > 0
+    assert verdict.mistakes == {"sigma_prime_of_a": failed}
+    assert verdict.record(1.0).mistakes == {"sigma_prime_of_a": failed}
+    title = scoring.mistake_title("sigma_prime_of_a")
+    assert all(line.startswith("✘ hidden check: sigmoid_prime(") for line in verdict.lines)
+    assert all(line.endswith(f" (likely mistake: {title})") for line in verdict.lines)
+    right = scoring.judge(checks.answers, sent(lambda z: sigmoid(z) * (1 - sigmoid(z)), checks), "")
+    assert right.mistakes == {} and right.record(1.0).mistakes == {}
+    mixed = scoring.Verdict("f")
+    for mistake in ("transposed", "not_a_mistake_key", None, "transposed", "flipped_sign"):
+        mixed.add(CheckFailed("wrong", mistake=mistake))
+    mixed.add(None)
+    assert mixed.mistakes == {"transposed": 2, "flipped_sign": 1}
+    assert (mixed.passed, mixed.total) == (1, 6)
 
 
 def test_failure_lines_never_show_expected_values():

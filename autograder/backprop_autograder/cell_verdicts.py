@@ -10,9 +10,11 @@ writes it, as data, into the graded notebook under :data:`KEY`:
   :data:`STOPPED` (``ResilientExecute``);
 - ``"hidden_checks"``: a test cell's hidden checks (``ScoreOutsideKernel``):
   ``{"ran": bool, "passed": int, "total": int, "score": float, "points": float,
-  "reason": str or null, "unreadable_results": bool}``; ``reason`` says why they
-  did not run (no results, or none that could be judged), ``unreadable_results``
-  that some result was not plain data;
+  "reason": str or null, "unreadable_results": bool, "mistakes": {str: int}}``;
+  ``reason`` says why they did not run (no results, or none that could be judged),
+  ``unreadable_results`` that some result was not plain data, ``mistakes`` how many
+  failed cases named each known mistake (keys of ``backprop_course.checking.MISTAKES``;
+  empty when none did, and in notebooks graded before it was recorded);
 - ``"locked_change"``: what the student did to this locked cell before it was
   restored, one of :data:`LOCKED_CHANGES`, with ``"submitted_cell_type"`` for
   ``"retyped"`` (``NoteLockedChanges`` and ``MarkLockedChanges``).
@@ -30,7 +32,7 @@ grading (:func:`clear`). :func:`read_verdicts` reads it back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nbformat import NotebookNode
@@ -42,7 +44,10 @@ LOCKED_CHANGES = ("deleted", "retyped", "edited", "metadata_changed")
 
 @dataclass(frozen=True)
 class HiddenChecksRecord:
-    """A test cell's hidden checks, as the grader scored them."""
+    """A test cell's hidden checks, as the grader scored them.
+
+    ``mistakes``: known mistake -> how many failed cases named it.
+    """
 
     ran: bool
     passed: int
@@ -51,6 +56,7 @@ class HiddenChecksRecord:
     points: float
     reason: str | None = None
     unreadable_results: bool = False
+    mistakes: dict[str, int] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,21 @@ def _hidden_checks(value: Any) -> HiddenChecksRecord | None:
         points=float(value.get("points", 0.0)),
         reason=_text(value.get("reason")),
         unreadable_results=bool(value.get("unreadable_results")),
+        mistakes=_counts(value.get("mistakes")),
     )
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """A recorded ``{mistake: count}``; entries that are not a name and a positive count
+    are left out, and anything else (an older notebook has none) reads as empty."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        key: count
+        for key, count in value.items()
+        if isinstance(key, str) and key and isinstance(count, int) and not isinstance(count, bool)
+        and count > 0
+    }  # fmt: skip
 
 
 def _notebook_record(nb: NotebookNode) -> Mapping[str, Any]:

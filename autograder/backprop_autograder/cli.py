@@ -10,6 +10,7 @@
                                                 grades CSV, or an LMS's import file
     backprop-grade feedback-zip LESSON          feedback named for the LMS's upload page
     backprop-grade gradescope LESSON            a Gradescope autograder zip, same checks
+    backprop-grade report LESSON                what the class got wrong (item analysis, HTML)
     backprop-grade grade LESSON --from ZIP      collect, autograde, feedback, export, summary
     backprop-grade due LESSON TIME|none         the due date (a time with its UTC offset)
     backprop-grade extensions LESSON FILE.csv   per-student extensions (replaces the last file)
@@ -35,7 +36,7 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 
 from backprop_autograder import build as builder
-from backprop_autograder import exporting, gradescope, late, lms, pipeline, sandbox
+from backprop_autograder import exporting, gradescope, item_analysis, late, lms, pipeline, sandbox
 from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.course import (
     DEFAULT_TIMEOUT,
@@ -105,6 +106,13 @@ def parser() -> argparse.ArgumentParser:
     collect_cmd.add_argument("lesson")
     add_collect_options(collect_cmd)
     add_export_command(commands)
+    report_cmd = commands.add_parser(
+        "report", help="what the class got wrong: an HTML item analysis and its CSV"
+    )
+    report_cmd.add_argument("lesson")
+    report_cmd.add_argument(
+        "--out", type=Path, help="the folder for report_LESSON.html and .csv (default: the course)"
+    )
     gradescope_cmd = commands.add_parser(
         "gradescope", help="a Gradescope autograder zip grading LESSON with the same checks"
     )
@@ -230,6 +238,12 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         result = api.release_feedback(args.lesson)
         if not result.get("success"):
             raise SystemExit(f"release_feedback failed: {last_line(result)}")
+    elif args.command == "report":
+        item_analysis.write_report(
+            course_dir, args.lesson, args.out or course_dir, gradebook_url(api.config)
+        )
+        html, table = item_analysis.report_paths(args.lesson, args.out or course_dir)
+        print(f"item analysis of {args.lesson}: {html} (the numbers: {table})")
     elif args.command == "gradescope":
         out = args.out or course_dir / f"gradescope_{args.lesson}.zip"
         try:

@@ -2,12 +2,15 @@
 
 Every lesson (``--lesson`` picks one) is built into one nbgrader course, and
 for each the class hands in: a perfect submission, a blank one, one per known
-mistake of the lesson, a half-finished one, code that kills the kernel
+mistake of the lesson and two more with its most common one (so the class has
+one most common misconception), a half-finished one, code that kills the kernel
 (``os._exit`` and a segfault), an infinite loop, code that only warns, edited
 and deleted test cells, and files that are not notebooks at all or another
-lesson's (``--small``: only the perfect, half-finished and blank ones). They
-are packed as an LMS zip download, and ``backprop-grade grade`` grades them.
-Grades land in ``build/demo/grades_<lesson>.csv``, feedback under
+lesson's (``--small``: only the perfect, half-finished and blank ones, and the
+two with the common mistake). They are packed as an LMS zip download, and
+``backprop-grade grade`` grades them. Grades land in
+``build/demo/grades_<lesson>.csv``, the item analysis (what the class got
+wrong) in ``build/demo/report_<lesson>.html`` and ``.csv``, feedback under
 ``build/demo/feedback/``, and the graded course in ``build/demo/course/``, ready
 for the formgrader.
 """
@@ -24,10 +27,10 @@ from pathlib import Path
 import nbformat
 
 from backprop_autograder import build as builder
-from backprop_autograder import cli, pipeline, reporting
+from backprop_autograder import cli, item_analysis, pipeline, reporting
 from backprop_autograder.assemble import is_exercise, is_test, solved
 from backprop_autograder.lessons import LESSONS, ROOT, Lesson, lesson
-from backprop_autograder.misconceptions import MISCONCEPTIONS
+from backprop_autograder.misconceptions import MISCONCEPTIONS, Misconception
 
 OUT = ROOT / "build" / "demo"
 Notebook = nbformat.NotebookNode
@@ -117,20 +120,50 @@ def deleted_tests(the_lesson: Lesson) -> Notebook:
     return nb
 
 
+def with_misconception(case: Misconception) -> Callable[[Lesson], Notebook]:
+    """The hand-in of a student who makes ``case``'s mistake and no other."""
+
+    def make(the_lesson: Lesson) -> Notebook:
+        nb = perfect(the_lesson)
+        exercise_cell(nb, case.exercise).source = case.source
+        return nb
+
+    return make
+
+
+def student_id(*parts: str) -> str:
+    """LMS file names use "_" between their parts: ids use "-" only."""
+    return "-".join(parts).replace("_", "-")
+
+
 def mistakes(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
     """One student per known mistake of the lesson."""
-    students = {}
-    for case in MISCONCEPTIONS:
-        if case.topic == the_lesson.topic:
+    return {
+        student_id("mistake", case.mistake, case.exercise): with_misconception(case)
+        for case in MISCONCEPTIONS
+        if case.topic == the_lesson.topic
+    }
 
-            def make(lesson_: Lesson, case=case) -> Notebook:
-                nb = perfect(lesson_)
-                exercise_cell(nb, case.exercise).source = case.source
-                return nb
 
-            # LMS file names use "_" between their parts: ids use "-" only.
-            students[f"mistake-{case.mistake}-{case.exercise}".replace("_", "-")] = make
-    return students
+COMMON_EXTRA = 2  # students besides its own mistake-* student who make the common mistake
+
+
+def common_mistake(the_lesson: Lesson) -> Misconception:
+    """The known mistake the demo class makes most: of the lesson's misconceptions, the first
+    whose mistake the most of them share (each mistake-* student makes one)."""
+    cases = [case for case in MISCONCEPTIONS if case.topic == the_lesson.topic]
+    shared = {case.mistake: sum(c.mistake == case.mistake for c in cases) for case in cases}
+    return next(case for case in cases if shared[case.mistake] == max(shared.values()))
+
+
+def common(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
+    """Two more students who make the common mistake, so that it is strictly the class's
+    most common one (their mistake-* classmate makes it too)."""
+    case = common_mistake(the_lesson)
+    return {
+        student_id(f"common-{number}", case.mistake, case.exercise): with_misconception(case)
+        for number in range(1, COMMON_EXTRA + 1)
+    }
 
 
 def students(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
@@ -146,6 +179,7 @@ def students(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
         "edited-tests": edited_tests,
         "deleted-tests": deleted_tests,
         **mistakes(the_lesson),
+        **common(the_lesson),
     }
 
 
@@ -153,8 +187,13 @@ SMALL_CLASS = ("perfect", "half-finished", "blank")
 
 
 def small_class(the_lesson: Lesson) -> dict[str, Callable[[Lesson], Notebook]]:
-    """A class of three (perfect, half-finished, blank): every lesson graded in a minute."""
-    return {name: make for name, make in students(the_lesson).items() if name in SMALL_CLASS}
+    """A class of five (perfect, half-finished, blank, and the two common-* students, so its
+    item analysis has a misconception): every lesson graded in a minute or two."""
+    return {
+        name: make
+        for name, make in students(the_lesson).items()
+        if name in SMALL_CLASS or name in common(the_lesson)
+    }
 
 
 # Files that are not gradable notebooks: student id -> (file name suffix, content).
@@ -198,8 +237,9 @@ def run(
 
     One nbgrader course in ``out/course`` holds every lesson, as an
     instructor's would. Per lesson: ``downloads_<lesson>.zip``,
-    ``grades_<lesson>.csv`` and ``summary_<lesson>.txt`` in ``out``; the
-    feedback of all goes to ``out/feedback``. Returns the reports by lesson.
+    ``grades_<lesson>.csv``, ``summary_<lesson>.txt`` and the item analysis
+    ``report_<lesson>.html`` and ``.csv`` in ``out``; the feedback of all goes to
+    ``out/feedback``. Returns the reports by lesson.
     ``db_url``: the course's gradebook (written into its nbgrader_config.py, where the
     formgrader reads it too); SQLite in the course directory by default.
     ``workers``: submissions graded at once (default: one per core).
@@ -243,6 +283,7 @@ def grade_class(
     args.lesson = name
     report = pipeline.grade(args)
     (out / f"summary_{name}.txt").write_text(reporting.summary(report) + "\n")
+    item_analysis.write_report(course_dir, name, out)
     return report
 
 
@@ -250,7 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lesson", help="one lesson (default: every lesson)")
     parser.add_argument(
-        "--small", action="store_true", help=f"a class of three: {', '.join(SMALL_CLASS)}"
+        "--small",
+        action="store_true",
+        help=f"a class of five: {', '.join(SMALL_CLASS)} and two with the common mistake",
     )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--timeout", type=int, default=10)
@@ -261,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, report in reports.items():
         print(f"== {name}\n{reporting.summary(report)}")
     print(f"grades: {args.out}/grades_<lesson>.csv   feedback: {args.out / 'feedback'}")
+    print(f"what the class got wrong: {args.out}/report_<lesson>.html (and .csv)")
     print(f"formgrader: cd {args.out / 'course'} && jupyter lab, then Nbgrader > Formgrader")
 
 

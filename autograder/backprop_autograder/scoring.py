@@ -86,6 +86,7 @@ class Verdict:
 
     ``reason``: why they did not run at all (no results, or none that could be
     judged), else None. ``unreadable``: some result was not plain data.
+    ``mistakes``: how many failed cases named each known mistake (a key of MISTAKES).
     """
 
     exercise: str
@@ -94,6 +95,7 @@ class Verdict:
     lines: list[str] = field(default_factory=list)
     reason: str | None = None
     unreadable: bool = False
+    mistakes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def did_not_run(cls, exercise: str, reason: str) -> Verdict:
@@ -110,6 +112,8 @@ class Verdict:
             return
         self.lines.append(hidden_line(failure))
         self.unreadable = self.unreadable or failure.mistake == protocol.NOT_PLAIN_DATA
+        if failure.mistake in MISTAKES:
+            self.mistakes[failure.mistake] = self.mistakes.get(failure.mistake, 0) + 1
 
     def score(self, points: float) -> float:
         if not self.ran or self.total == 0:
@@ -135,6 +139,7 @@ class Verdict:
             points=points,
             reason=self.reason,
             unreadable_results=self.unreadable,
+            mistakes=dict(self.mistakes),
         )
 
 

@@ -31,6 +31,10 @@ CHOSEN = {
     "instructor-formgrader.png": (
         "test_the_formgrader_lists_every_lesson_and_shows_the_csv_scores-2-submission.png"
     ),
+    "instructor-item-analysis.png": (
+        "test_the_item_analysis_opens_in_the_lab_with_the_most_common_misconception_first"
+        "-3-item-analysis.png"
+    ),
 }
 
 

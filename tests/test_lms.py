@@ -1,4 +1,5 @@
-"""Grades and feedback for Canvas and Moodle (:mod:`backprop_autograder.lms`), no grading run.
+"""Grades and feedback for Canvas and Moodle (:mod:`backprop_autograder.lms`, `lms_roster`,
+`lms_feedback`), no grading run.
 
 The files written are read back by small readers written here from each LMS's own
 importer (Canvas's ``lib/gradebook_importer.rb``, Moodle's ``gradeimport_csv``
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 
-from backprop_autograder import lms
+from backprop_autograder import lms, lms_feedback
 from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.lms import LessonGrades, RosterError
 
@@ -465,7 +466,7 @@ def test_canvas_feedback_is_named_for_re_upload(tmp_path):
     root = course_dir(tmp_path, members, ["12345", "23456", "45678"],
                       {"12345": b"jane", "23456": b"rick", "34567": b"ann"})  # fmt: skip
     out = tmp_path / "feedback_canvas.zip"
-    problems = lms.pack_feedback(root, F01, out, lms.PATTERNS["canvas"])
+    problems = lms_feedback.pack_feedback(root, F01, out, lms.PATTERNS["canvas"])
 
     files = packed(out)
     assert files == {
@@ -492,7 +493,7 @@ def test_moodle_feedback_keeps_the_participant_folder(tmp_path):
     root = course_dir(tmp_path, members, ["54321", "6789", "111"],
                       {"54321": b"jane", "6789": b"ann", "111": b"rick"})  # fmt: skip
     out = tmp_path / "feedback_moodle.zip"
-    assert lms.pack_feedback(root, F01, out, lms.PATTERNS["moodle"]) == []
+    assert lms_feedback.pack_feedback(root, F01, out, lms.PATTERNS["moodle"]) == []
 
     files = packed(out)
     assert sorted(files) == sorted(
@@ -514,7 +515,7 @@ def test_default_pattern_and_a_student_with_several_notebooks(tmp_path):
     }
     root = course_dir(tmp_path, members, ["jdoe", "amy"], {"jdoe": b"first", "amy": b"amy"})
     out = tmp_path / "feedback.zip"
-    problems = lms.pack_feedback(root, F01, out)
+    problems = lms_feedback.pack_feedback(root, F01, out)
     assert sorted(packed(out)) == [
         "amy_3003_01_forward_pass.html",
         "jdoe_1001_01_forward_pass.html",
@@ -526,7 +527,7 @@ def test_default_pattern_and_a_student_with_several_notebooks(tmp_path):
 
     # Without the collected copy: the last in nbgrader's (name) order, not in zip order.
     (root / "submitted" / "jdoe" / F01 / f"{F01}.ipynb").unlink()
-    problems = lms.pack_feedback(root, F01, out, DEFAULT_PATTERN)
+    problems = lms_feedback.pack_feedback(root, F01, out, DEFAULT_PATTERN)
     assert "jdoe_2002_01_forward_pass.html" in packed(out)
     assert any("jdoe_2002_01_forward_pass.ipynb, the last one" in p for p in problems)
 
@@ -534,7 +535,7 @@ def test_default_pattern_and_a_student_with_several_notebooks(tmp_path):
 def test_feedback_without_an_lms_download(tmp_path):
     root = course_dir(tmp_path, None, ["amy", "bob"], {"amy": b"a", "bob": b"b", "cyd": b"c"})
     out = tmp_path / "feedback.zip"
-    problems = lms.pack_feedback(root, F01, out)
+    problems = lms_feedback.pack_feedback(root, F01, out)
     assert packed(out) == {
         "amy_01_forward_pass.html": "<html>feedback for amy</html>",
         "bob_01_forward_pass.html": "<html>feedback for bob</html>",
@@ -546,4 +547,4 @@ def test_feedback_without_an_lms_download(tmp_path):
 
 def test_pack_feedback_needs_both_groups():
     with pytest.raises(ValueError, match="student_id and file_id"):
-        lms.pack_feedback(Path("."), F01, Path("x.zip"), r"(?P<student_id>.+)\.ipynb")
+        lms_feedback.pack_feedback(Path("."), F01, Path("x.zip"), r"(?P<student_id>.+)\.ipynb")

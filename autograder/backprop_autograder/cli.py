@@ -36,7 +36,16 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 
 from backprop_autograder import build as builder
-from backprop_autograder import exporting, gradescope, item_analysis, late, lms, pipeline, sandbox
+from backprop_autograder import (
+    exporting,
+    gradescope,
+    item_analysis,
+    late,
+    lms,
+    lms_feedback,
+    pipeline,
+    sandbox,
+)
 from backprop_autograder.collecting import DEFAULT_PATTERN
 from backprop_autograder.course import (
     DEFAULT_TIMEOUT,
@@ -253,7 +262,7 @@ def run_step(args: argparse.Namespace, course_dir: Path) -> None:
         print(f"Gradescope autograder for {args.lesson}: {out}")
     elif args.command == "feedback-zip":
         out = args.out or course_dir / f"feedback_{args.lesson}.zip"
-        problems = lms.pack_feedback(course_dir, args.lesson, out, args.pattern)
+        problems = lms_feedback.pack_feedback(course_dir, args.lesson, out, args.pattern)
         print("\n".join([f"feedback for the LMS: {out}", *problems]))
     if args.command in ("autograde", "collect"):
         print(summary(report))

@@ -53,6 +53,22 @@ def test_packages_live_where_the_layout_says():
     assert Path(backprop_reference.__file__).resolve().is_relative_to(ROOT / "solutions")
 
 
+def test_every_package_folder_is_installed():
+    """pyproject.toml names its packages one by one: a new subpackage left out of the list
+    works in the editable install the tests use, and is missing from a real `pip install .`
+    (Binder's postBuild, a student image)."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = set()
+    for top, folder in setuptools["package-dir"].items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((top, *parts)))
+    assert found == listed
+
+
 def test_one_reference_module_per_lesson():
     names = {m.__name__.rsplit(".", 1)[1] for m in REFERENCE_MODULES}
     from backprop_autograder.lessons import LESSONS

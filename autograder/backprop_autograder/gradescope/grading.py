@@ -158,10 +158,6 @@ def lock_away(course_dir: Path) -> None:
     course_dir.chmod(0o711)
 
 
-def gradebook_url(course_dir: Path) -> str:
-    return f"sqlite:///{course_dir / 'gradebook.db'}"
-
-
 # -- nbgrader's autograde, and what it found ------------------------------------------------------
 
 
@@ -173,7 +169,9 @@ def autograde(course_dir: Path, settings: Settings, protection: str) -> list[str
     else:  # the course's nbgrader_config.py then puts every kernel in the sandbox
         os.environ.pop(UNSAFE_VARIABLE, None)
     os.environ["PATH"] = builder.nbgrader_env()["PATH"]  # nbgrader runs `alembic` from PATH
-    config = course.load_config(course_dir, settings.timeout, db_url=gradebook_url(course_dir))
+    config = course.load_config(
+        course_dir, settings.timeout, db_url=course.default_db_url(course_dir)
+    )
     if protection == USER:
         config.ResilientExecute.kernel_manager_class = (
             f"{UnprivilegedKernelManager.__module__}.{UnprivilegedKernelManager.__name__}"
@@ -196,7 +194,7 @@ def graded_results(
 ) -> dict[str, Any]:
     """results.json from the gradebook's scores and the graded test cells' outputs."""
     report = reporting.Report(assignment, exercises)
-    reporting.read_scores(gradebook_url(course_dir), assignment, report)
+    reporting.read_scores(course.default_db_url(course_dir), assignment, report)
     if STUDENT not in report.scores:
         print("\n".join(notes))
         return not_graded(exercises, "The autograder could not grade this notebook. " + ASK)

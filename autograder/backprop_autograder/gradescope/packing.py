@@ -97,7 +97,7 @@ def lesson_gradebook(course_dir: Path, assignment: str, config: str, scratch: Pa
     gradebook = scratch / "gradebook.db"
     builder.nbgrader(
         scratch, "generate_assignment", assignment, "--force",
-        f"--CourseDirectory.db_url=sqlite:///{gradebook}",
+        f"--CourseDirectory.db_url={course.default_db_url(scratch)}",
     )  # fmt: skip
     name = Path(assignment) / f"{assignment}.ipynb"
     if cells_of(scratch / "release" / name) != cells_of(course_dir / "release" / name):

@@ -44,17 +44,35 @@ SLOWEST_FIRST = [
 ]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """With ``make test``'s ``-n 2 --dist loadgroup``, each test file runs on one process:
     its module fixtures (a built course, a graded class) are made once. Files that share
-    a costly session fixture name one ``xdist_group`` for all of them (``demo_class``)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    if getattr(config.option, "loadgroup", False):  # set in xdist's workers, which collect
+    a costly session fixture name one ``xdist_group`` for all of them (``demo_class``).
+
+    The mark goes on as each test is collected: xdist turns the marks into the work units
+    in its own ``pytest_collection_modifyitems``, which may run before this file's."""
+    if item.get_closest_marker("xdist_group") is None:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The slowest groups first (:data:`SLOWEST_FIRST`), in xdist's workers, which collect."""
+    if getattr(config.option, "loadgroup", False):
         rank = {group: number for number, group in enumerate(SLOWEST_FIRST)}
         items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: file order
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Refuse to run scattered: under ``--dist loadgroup`` every test's id must carry its
+    group, which is how xdist keeps a group on one process (some pytest and xdist
+    versions together lose it, and every module fixture is then made twice)."""
+    lost = [nodeid for nodeid in ids if "@" not in nodeid]
+    if node.config.getoption("dist") == "loadgroup" and lost:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(lost)} tests (first: {lost[0]}): this pytest and"
+            " pytest-xdist do not work together; install the versions pyproject.toml allows"
+        )
 
 
 def _group(item) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from backprop_autograder.judges import replayed_check_key
 from backprop_course.callables import make_callable
-from backprop_course.checking import describe
+from backprop_course.checking import ATOL, RTOL, describe, difference
 from backprop_course.protocol import encode
 from backprop_course.stand_ins import seal_call
 
@@ -145,6 +145,25 @@ def call_case(
         case["what"] = what
     case.update(tolerances)
     return case
+
+
+def unambiguous(variants: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The named variants no variant of another name could be taken for.
+
+    On some inputs two mistakes give the same answer (with T = 1, dividing by T is not
+    dividing at all; where every logit overflows, both unshifted softmaxes are nan
+    throughout): such a case cannot tell them apart, so it names neither.
+    """
+
+    def alike(one: Any, other: Any) -> bool:
+        return (difference(one, other, "", RTOL, ATOL) is None
+                or difference(other, one, "", RTOL, ATOL) is None)  # fmt: skip
+
+    return [
+        (key, value)
+        for key, value in variants
+        if not any(other != key and alike(value, same) for other, same in variants)
+    ]
 
 
 def columns(rng: np.random.Generator, rows: int, m: int, scale: float = 1.0) -> np.ndarray:

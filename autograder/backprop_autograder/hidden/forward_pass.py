@@ -19,6 +19,7 @@ from backprop_autograder.cases import (
     columns,
     random_params,
     replaying_check,
+    unambiguous,
 )
 from backprop_course.checks import forward_pass as check
 from backprop_reference import forward_pass as ref
@@ -100,14 +101,19 @@ def softmax(rng: Rng) -> list[dict]:
         offsets[rng.integers(m)] = 750.0
         z = columns(rng, k, m, scale) + offsets
         e = np.exp(z - z.max())
-        cases.append(
-            call_case(
-                ref.softmax,
-                z,
-                variants={"softmax_wrong_axis": e / e.sum(axis=1, keepdims=True)},
-            )
-        )
+        variants = [("softmax_wrong_axis", e / e.sum(axis=1, keepdims=True)),
+                    *_unshifted_softmaxes(z)]  # fmt: skip
+        cases.append(call_case(ref.softmax, z, variants=unambiguous(variants)))
     return cases
+
+
+def _unshifted_softmaxes(z: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """What exp(z) without the shift gives, along the wrong axis and the right one: inf and
+    nan where the large logits overflow, exactly as a student's numpy computes them."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return [("softmax_wrong_axis", e / e.sum(axis=1, keepdims=True)),
+                ("unstable_softmax", e / e.sum(axis=0, keepdims=True))]  # fmt: skip
 
 
 def dense_forward(rng: Rng) -> list[dict]:

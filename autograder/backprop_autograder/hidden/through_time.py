@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from backprop_autograder.cases import call_case
+from backprop_autograder.cases import call_case, unambiguous
 from backprop_course.checking import ATOL, RTOL, difference
 from backprop_course.structures import StepCache
 from backprop_reference import through_time as ref
@@ -93,11 +93,13 @@ def _case(
     variants: Sequence[tuple[str, Any]] | dict[str, Any] = (),
     isolate: Sequence[str] = (),
 ) -> dict:
-    """call_case, keeping only the variants that differ from the right answer on these inputs."""
+    """call_case, keeping only the variants that differ from the right answer on these inputs
+    and that no variant of another name could be taken for."""
     expected = function(*copy.deepcopy(args))
     pairs = variants.items() if isinstance(variants, dict) else variants
-    kept = [(key, value) for key, value in pairs
-            if difference(value, expected, "", RTOL, ATOL) is not None]  # fmt: skip
+    wrong = [(key, value) for key, value in pairs
+             if difference(value, expected, "", RTOL, ATOL) is not None]  # fmt: skip
+    kept = unambiguous(wrong)
     return call_case(function, *args, isolate=isolate, variants=kept)
 
 
@@ -228,7 +230,8 @@ def _output_layer(X, Y, h0, params, loss, how: str = "", last: tuple[str, ...] =
     the gradients of ``last`` taken from the last step only (= for +=)."""
     H, caches = ref.rnn_forward(X, h0, params)
     T, _, m = X.shape
-    divide = {"missing_1_over_m": 1, "doubled_1_over_m": m * m, "time_batch_swapped": T}
+    divide = {"missing_1_over_m": 1, "doubled_1_over_m": m * m, "time_batch_swapped": T,
+              "dy_over_m": 1}  # fmt: skip
     W_hy, b_y = params["W_hy"], params["b_y"]
     grads = {"W_hy": np.zeros_like(W_hy), "b_y": np.zeros_like(b_y)}
     dH, cost = np.zeros_like(H), 0.0
@@ -238,6 +241,8 @@ def _output_layer(X, Y, h0, params, loss, how: str = "", last: tuple[str, ...] =
         dy = ref.LOSSES[loss].gradient(y, Y[t])
         if how == "mean_over_time":
             dy = dy / T
+        if how == "dy_over_m":  # 1/m taken before dy flows back: rnn_backward's 1/m doubles it
+            dy = dy / m
         contribution = {"W_hy": dy @ H[t].T / divide.get(how, m),
                         "b_y": dy.sum(axis=1, keepdims=True) / divide.get(how, m)}  # fmt: skip
         for key in grads:
@@ -257,7 +262,8 @@ def _bptt_variants(*args: object) -> list[tuple[str, object]]:
              for last in (("W_hy", "b_y"), ("W_hy",), ("b_y",))]  # fmt: skip
     hows = ("missing_1_over_m", "doubled_1_over_m", "time_batch_swapped")
     found += [(how, _output_layer(*args, how=how)) for how in hows]
-    found.append(("time_batch_swapped", _output_layer(*args, how="mean_over_time")))
+    found.append(("doubled_1_over_m", _output_layer(*args, how="dy_over_m")))
+    found.append(("averaged_over_time", _output_layer(*args, how="mean_over_time")))
     return found
 
 

@@ -28,7 +28,7 @@ gradebook (:func:`backprop_autograder.reporting.read_scores`), before any late
 penalty, since this is about what was understood; the mistakes the hidden checks
 named, from the verdicts grading recorded in each autograded notebook
 (:mod:`backprop_autograder.cell_verdicts`), never from the prose of its messages;
-the grading problems from :func:`backprop_autograder.reporting.incidents`; the
+the grading problems from :func:`backprop_autograder.reporting.notebook_incidents`; the
 lesson section teaching an exercise from the headings of the assignment's source
 notebook (the same cells as ``course/<assignment>.ipynb``).
 
@@ -111,8 +111,9 @@ def read_class(course_dir: Path, assignment: str, db_url: str | None = None) -> 
             mistakes[student] = {}
             incidents[student] = ["no autograded notebook: its mistakes are not known"]
             continue
-        mistakes[student] = recorded_mistakes(reporting.read_notebook(path))
-        incidents[student] = reporting.incidents(course_dir, assignment, student)
+        graded = reporting.read_notebook(path)
+        mistakes[student] = recorded_mistakes(graded)
+        incidents[student] = reporting.notebook_incidents(graded)
     source = course_dir / "source" / assignment / f"{assignment}.ipynb"
     return ClassRecords(
         assignment=assignment,

@@ -119,17 +119,18 @@ def parse_time(text: str, where: str = "") -> datetime.datetime:
     return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def read_rows(path: Path, required: str) -> list[tuple[int, dict[str, str]]]:
-    """A CSV file's rows with their line numbers; ``required`` must be a column."""
+def read_rows(path: Path, *required: str) -> list[tuple[int, dict[str, str]]]:
+    """A CSV file's rows with their line numbers; each of ``required`` must be a column."""
     if not path.is_file():
         raise LateWorkError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [name.strip() for name in reader.fieldnames or []]
-        if required not in columns:
-            raise LateWorkError(
-                f"{path}: no {required!r} column (its columns: {', '.join(columns) or 'none'})"
-            )
+        for column in required:
+            if column not in columns:
+                raise LateWorkError(
+                    f"{path}: no {column!r} column (its columns: {', '.join(columns) or 'none'})"
+                )
         return [
             (number, {key.strip(): (value or "").strip() for key, value in row.items() if key})
             for number, row in enumerate(reader, start=2)
@@ -235,14 +236,16 @@ def apply_extensions(
     """
     minutes = {e.student: e.minutes for e in extensions}
     with Gradebook(db_url) as gradebook:
-        graded = {s.student.id for s in gradebook.find_assignment(assignment).submissions}
-        for student in sorted(set(students) | graded):
-            if student not in graded and student not in minutes:
-                continue
+        graded = {s.student.id: s for s in gradebook.find_assignment(assignment).submissions}
+        for student in sorted(set(students) | set(graded)):
+            wanted = minutes.get(student, 0)
+            given = graded[student].extension if student in graded else None
+            if (given.total_seconds() / 60 if given else 0) == wanted:
+                continue  # already so: no write
             if student not in graded:
                 gradebook.update_or_create_student(student)
                 gradebook.update_or_create_submission(assignment, student)
-            gradebook.grant_extension(assignment, student, minutes=minutes.get(student, 0))
+            gradebook.grant_extension(assignment, student, minutes=wanted)
 
 
 # -- submission times for an LMS zip --------------------------------------------------------
@@ -256,9 +259,7 @@ def write_submission_times(course_dir: Path, assignment: str, path: Path) -> lis
     Returns the collected students the file has no time for (graded as on time).
     """
     times = {}
-    for line, row in read_rows(path, "student_id"):
-        if "submitted_at" not in row:
-            raise LateWorkError(f"{path}: no 'submitted_at' column")
+    for line, row in read_rows(path, "student_id", "submitted_at"):
         times[row["student_id"]] = parse_time(row["submitted_at"], f"{path}, line {line}: ")
     missing = []
     for folder in sorted((course_dir / "submitted").glob(f"*/{assignment}")):

@@ -54,6 +54,11 @@ def incidents(course_dir: Path, assignment: str, student: str) -> list[str]:
     in its cells, which student code can print too.
     """
     nb = read_notebook(course_dir / "autograded" / student / assignment / f"{assignment}.ipynb")
+    return notebook_incidents(nb)
+
+
+def notebook_incidents(nb: nbformat.NotebookNode) -> list[str]:
+    """:func:`incidents`, from an autograded notebook already read."""
     notes = []
     no_results: dict[str, list[str]] = {}  # why a test cell sent no results -> those cells
     for verdict in read_verdicts(nb):
@@ -129,7 +134,7 @@ def read_scores(db_url: str, assignment: str, report: Report) -> None:
             cells = {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
             report.scores[student.id] = {name: cells.get(name, 0.0) for name in report.exercises}
             report.max_scores[student.id] = submission.max_score
-            penalty = sum(nb.late_submission_penalty or 0.0 for nb in submission.notebooks)
+            penalty = submission.late_submission_penalty  # nbgrader's sum over the notebooks
             if penalty:
                 report.penalties[student.id] = penalty
 
